@@ -1,0 +1,1 @@
+//! Alert intake: webhook bodies from each monitoring system, normalised into [`Alert`]s.

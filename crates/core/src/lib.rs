@@ -1,0 +1,9 @@
+//! IRAS core: the domain model, alert intake, policies, the heuristic analyst, the ports that
+//! adapters implement, and the logic of every workflow step. No I/O, no AWS, no environment.
+
+pub mod ids;
+pub mod intake;
+pub mod model;
+
+pub use ids::*;
+pub use model::*;
