@@ -4,6 +4,8 @@
 pub mod ids;
 pub mod intake;
 pub mod model;
+pub mod policy;
+pub mod ports;
 
 pub use ids::*;
 pub use model::*;
