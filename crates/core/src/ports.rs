@@ -68,6 +68,8 @@ pub trait IncidentStore: Send + Sync {
     /// Frees a dedup key, so the next alert with it opens a new incident. Only frees it if
     /// `holder` still holds it.
     async fn release_dedup(&self, key: &DedupKey, holder: IncidentId) -> Result<(), StoreError>;
+    /// The open incident that holds a dedup key, if any.
+    async fn dedup_holder(&self, key: &DedupKey) -> Result<Option<IncidentId>, StoreError>;
     /// Reads an incident.
     async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError>;
     /// Overwrites an incident's record (its id must exist).
@@ -307,6 +309,25 @@ pub trait TaskCallback: Send + Sync {
         error: &str,
         cause: &str,
     ) -> Result<(), CallbackError>;
+}
+
+/// Why a workflow could not be started.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StartError {
+    /// Worth retrying.
+    #[error("workflow service unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error("could not start the workflow: {0}")]
+    Unexpected(String),
+}
+
+/// Starts the incident workflow (Step Functions `StartExecution`, or the local runner). Starting
+/// twice for one incident is not an error: the second start is a no-op.
+#[async_trait]
+pub trait WorkflowStarter: Send + Sync {
+    /// Starts the workflow of an incident.
+    async fn start(&self, incident: &IncidentRef) -> Result<(), StartError>;
 }
 
 /// The time, so tests can control it.

@@ -270,6 +270,33 @@ impl ContextBundle {
     }
 }
 
+impl ContextBundle {
+    /// Assembles a bundle from what the sources returned: folds logs, compares metrics with their
+    /// baselines (anomalies first), orders deployments newest first.
+    pub fn assemble(
+        attempt: u32,
+        window: TimeWindow,
+        services: Vec<ServiceName>,
+        logs: &[LogLine],
+        metrics: &[MetricSample],
+        mut deployments: Vec<Deployment>,
+        failed_sources: Vec<SourceFailure>,
+    ) -> Self {
+        let mut metrics: Vec<MetricAnomaly> = metrics.iter().map(MetricAnomaly::from_sample).collect();
+        metrics.sort_by(|a, b| b.anomalous.cmp(&a.anomalous));
+        deployments.sort_by(|a, b| b.at.cmp(&a.at));
+        Self {
+            attempt,
+            window,
+            services,
+            logs: fold_logs(logs),
+            metrics,
+            deployments,
+            failed_sources,
+        }
+    }
+}
+
 /// Longest sample line kept, in bytes; longer lines are cut on a char boundary.
 pub const MAX_SAMPLE_LEN: usize = 512;
 /// Most templates kept per bundle; the rest are the least severe and least frequent.

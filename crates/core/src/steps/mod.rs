@@ -1,0 +1,155 @@
+//! The workflow steps. Each is `async fn(&Deps, Input) -> Result<Output, StepError>`: it loads
+//! what it needs from the store, writes what it produces, appends timeline events, and returns
+//! the small JSON object that the state machine's Choices read. Lambdas and the local runner call
+//! the same functions.
+
+mod apply;
+mod approval;
+mod escalate;
+mod gather;
+mod intake;
+mod plan;
+mod postmortem;
+mod rca;
+mod triage;
+
+pub use apply::{apply_remediation, ApplyOutput};
+pub use approval::{decide, request_approval, DecideFailure, RequestApprovalInput, RequestApprovalOutput};
+pub use escalate::{escalate, EscalateInput, EscalateOutput, StateError};
+pub use gather::{gather_context, GatherOutput};
+pub use intake::{ingest, receive_alerts, AlertReceipt, ReceiptStatus};
+pub use plan::{plan_remediation, PlanOutput};
+pub use postmortem::{write_postmortem, PostmortemOutput};
+pub use rca::{analyze_root_cause, AnalyzeInput, AnalyzeOutput};
+pub use triage::{triage, TriageOutput};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::IncidentId;
+use crate::model::{EventKind, Incident, TimelineEvent};
+use crate::ports::{AnalystError, Deps, StoreError};
+
+/// The kebab-case names of the steps: folder, package, binary and ASL state (in PascalCase).
+pub const STEP_NAMES: [&str; 9] = [
+    "ingest",
+    "triage",
+    "gather-context",
+    "analyze-root-cause",
+    "plan-remediation",
+    "request-approval",
+    "apply-remediation",
+    "escalate",
+    "write-postmortem",
+];
+
+/// A step failure. The variant decides the `error_type` that the state machine's Retry and Catch
+/// match, so it is part of the contract with `statemachine.asl.json`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StepError {
+    /// Worth retrying (store or dependency briefly unavailable).
+    #[error("{0}")]
+    Transient(String),
+    /// The input can never succeed (unknown incident, incident in the wrong state).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Anything else.
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+impl StepError {
+    /// The error name the state machine matches.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Transient(_) => "Iras.Transient",
+            Self::InvalidInput(_) => "Iras.InvalidInput",
+            Self::Unexpected(_) => "Iras.Unexpected",
+        }
+    }
+}
+
+impl From<StoreError> for StepError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::Transient(e.to_string()),
+            StoreError::Corrupt(_) | StoreError::Unexpected(_) => Self::Unexpected(e.to_string()),
+        }
+    }
+}
+
+/// What most steps return: the incident and trace id, which is all the state carries by default.
+pub use crate::ports::IncidentRef;
+
+/// Loads an incident or fails with `InvalidInput` naming it.
+pub(crate) async fn load(deps: &Deps, id: IncidentId) -> Result<Incident, StepError> {
+    deps.store
+        .get_incident(id)
+        .await?
+        .ok_or_else(|| StepError::InvalidInput(format!("incident {id} does not exist")))
+}
+
+/// Saves an incident with a fresh `updated_at`.
+pub(crate) async fn save(deps: &Deps, incident: &mut Incident) -> Result<(), StepError> {
+    incident.updated_at = deps.clock.now();
+    deps.store.put_incident(incident).await?;
+    Ok(())
+}
+
+/// Appends a timeline event stamped now.
+pub(crate) async fn record(
+    deps: &Deps,
+    id: IncidentId,
+    step: &str,
+    kind: EventKind,
+    message: impl Into<String>,
+    data: serde_json::Value,
+) -> Result<(), StepError> {
+    let e = TimelineEvent::new(deps.clock.now(), kind, message).in_step(step).with_data(data);
+    deps.store.append_event(id, &e).await?;
+    Ok(())
+}
+
+/// Runs an analyst call on the configured analyst, falling back to the heuristic analyst when it
+/// fails; the failure is recorded on the timeline so a human can see the model was not used.
+macro_rules! with_fallback {
+    ($deps:expr, $id:expr, $step:expr, |$a:ident| $call:expr) => {{
+        let primary = {
+            let $a = &$deps.analyst;
+            $call.await
+        };
+        match primary {
+            Ok(v) => Ok((v, $deps.analyst.name())),
+            Err(e) => {
+                $crate::steps::note_fallback($deps, $id, $step, &e).await;
+                let $a = &$deps.fallback_analyst;
+                $call.await.map(|v| (v, $deps.fallback_analyst.name()))
+            }
+        }
+    }};
+}
+pub(crate) use with_fallback;
+
+pub(crate) async fn note_fallback(deps: &Deps, id: IncidentId, step: &str, e: &AnalystError) {
+    let msg = format!(
+        "Analyst {} failed ({e}); using {} instead",
+        deps.analyst.name(),
+        deps.fallback_analyst.name()
+    );
+    tracing::warn!(incident_id = %id, step, error = %e, "analyst failed, falling back");
+    let _ = record(deps, id, step, EventKind::Warning, msg, serde_json::Value::Null).await;
+}
+
+/// An analyst error after the fallback also failed.
+pub(crate) fn analyst_failed(e: AnalystError) -> StepError {
+    match e {
+        AnalystError::Transient(m) => StepError::Transient(m),
+        other => StepError::Unexpected(other.to_string()),
+    }
+}
+
+/// Every step's output when it has nothing else to say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    /// Always true.
+    pub ok: bool,
+}
