@@ -283,8 +283,8 @@ impl ContextBundle {
         failed_sources: Vec<SourceFailure>,
     ) -> Self {
         let mut metrics: Vec<MetricAnomaly> = metrics.iter().map(MetricAnomaly::from_sample).collect();
-        metrics.sort_by(|a, b| b.anomalous.cmp(&a.anomalous));
-        deployments.sort_by(|a, b| b.at.cmp(&a.at));
+        metrics.sort_by_key(|m| std::cmp::Reverse(m.anomalous));
+        deployments.sort_by_key(|d| std::cmp::Reverse(d.at));
         Self {
             attempt,
             window,
