@@ -1,1 +1,109 @@
-//! placeholder
+//! Start-up shared by every Lambda function: JSON tracing, configuration and ports built once per
+//! cold start, and step errors mapped to the `error_type` names the state machine matches.
+
+use std::sync::Arc;
+
+use iras_adapters::config::{build_deps, Config};
+use iras_adapters::simulated::load_scenario;
+use iras_adapters::SqliteStore;
+use iras_core::ports::Deps;
+use iras_core::steps::{run_named, StepError};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use tracing::Instrument as _;
+
+pub use lambda_runtime::Error;
+
+/// A step error as the Lambda runtime reports it. Its `error_type` is `Iras.Transient`,
+/// `Iras.InvalidInput` or `Iras.Unexpected`, never a Rust type name, so Retry and Catch can match it.
+#[derive(Debug)]
+pub struct StepFailure(pub StepError);
+
+impl From<StepFailure> for Diagnostic {
+    fn from(f: StepFailure) -> Self {
+        Diagnostic { error_type: f.0.error_type().to_owned(), error_message: f.0.to_string() }
+    }
+}
+
+/// JSON logs on stdout, as CloudWatch Logs ingests them; level from `RUST_LOG` (default info).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .without_time()
+        .try_init();
+}
+
+/// Builds the ports from the environment. Called once per cold start.
+pub fn deps_from_env() -> Result<Deps, Error> {
+    let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    let store = SqliteStore::open(&config.database_path())
+        .map_err(|e| format!("cannot open the store: {e:#}"))?;
+    let scenario = match &config.simulate {
+        Some(p) => Some(load_scenario(p).map_err(|e| format!("{e:#}"))?),
+        None => None,
+    };
+    Ok(build_deps(Arc::new(store), config.policy, scenario))
+}
+
+/// Runs one workflow step as a Lambda function.
+pub async fn run_step(step: &'static str) -> Result<(), Error> {
+    init_tracing();
+    let deps = Arc::new(deps_from_env()?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let deps = deps.clone();
+        async move {
+            let incident_id = event.payload.get("incident_id").and_then(|v| v.as_str()).unwrap_or("-").to_owned();
+            let trace_id = event.payload.get("trace_id").and_then(|v| v.as_str()).unwrap_or("-").to_owned();
+            let span = tracing::info_span!("step", step, incident_id = %incident_id, trace_id = %trace_id);
+            let result = run_named(&deps, step, event.payload).instrument(span.clone()).await;
+            let _enter = span.enter();
+            if let Err(e) = &result {
+                tracing::error!(error_type = e.error_type(), error = %e, "step failed");
+            }
+            result.map_err(StepFailure)
+        }
+    }))
+    .await
+}
+
+/// The workflow service as seen from an HTTP Lambda. Starting and resuming executions on AWS goes
+/// through Step Functions; until a state machine is configured, both say so clearly instead of
+/// pretending to work.
+#[derive(Debug, Clone, Default)]
+struct NoStateMachine;
+
+const NO_SFN: &str = "no Step Functions state machine is configured for this function";
+
+#[async_trait::async_trait]
+impl iras_core::ports::WorkflowStarter for NoStateMachine {
+    async fn start(&self, _: &iras_core::ports::IncidentRef) -> Result<(), iras_core::ports::StartError> {
+        Err(iras_core::ports::StartError::Unexpected(NO_SFN.into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl iras_core::ports::TaskCallback for NoStateMachine {
+    async fn send_success(&self, _: &iras_core::TaskToken, _: serde_json::Value) -> Result<(), iras_core::ports::CallbackError> {
+        Err(iras_core::ports::CallbackError::Unexpected(NO_SFN.into()))
+    }
+    async fn send_failure(&self, _: &iras_core::TaskToken, _: &str, _: &str) -> Result<(), iras_core::ports::CallbackError> {
+        Err(iras_core::ports::CallbackError::Unexpected(NO_SFN.into()))
+    }
+}
+
+/// Serves the HTTP API (the same axum Router as `iras serve`) as a Lambda function.
+pub async fn run_http() -> Result<(), Error> {
+    init_tracing();
+    let deps = deps_from_env()?;
+    let state = iras_api::AppState {
+        deps,
+        starter: Arc::new(NoStateMachine),
+        callback: Arc::new(NoStateMachine),
+    };
+    lambda_http::run(iras_api::router(state)).await
+}

@@ -1,1 +1,6 @@
-fn main() {}
+//! The `analyze-root-cause` Lambda: wiring only; the logic lives in `iras-core`.
+
+#[tokio::main]
+async fn main() -> Result<(), iras_lambda::Error> {
+    iras_lambda::run_step("analyze-root-cause").await
+}
