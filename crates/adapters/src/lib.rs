@@ -1,1 +1,12 @@
-//! placeholder
+//! IRAS adapters: the implementations of the ports that `iras-core` defines (storage, telemetry
+//! sources, the analyst, notifiers, pagers, executors, workflow callbacks), each behind the trait
+//! it implements so that steps never see which one is configured.
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+// pub mod config; (enabled once the heuristic analyst lands)
+pub mod executor;
+pub mod simulated;
+pub mod unconfigured;
