@@ -6,7 +6,7 @@ pub mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-// pub mod config; (enabled once the heuristic analyst lands)
+pub mod config;
 pub mod executor;
 pub mod simulated;
 pub mod unconfigured;

@@ -313,7 +313,10 @@ fn variable_parts() -> &'static [(Regex, &'static str)] {
             (r"\b(?:0x)?[0-9a-fA-F]*\d[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b", "<*>"),
             (r"\b(?:0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b", "<*>"),
             (r#""[^"\n]{0,200}""#, "\"<*>\""),
-            (r"\b\d+(?:\.\d+)?(?:ms|s|m|h|%|[KMG]i?B)?\b", "<*>"),
+            // Values of id-like keys (`order_id=ord_x7Kq`, `request-id: abc`) vary per line.
+            (r"(?i)\b([a-z_.-]*id)([=:] ?)[^\s,;)]+", "${1}${2}<*>"),
+            // Any word with a digit in it is an id, a count or a version.
+            (r"[A-Za-z_-]*\d[\w.-]*", "<*>"),
         ]
         .into_iter()
         .filter_map(|(p, r)| Regex::new(p).ok().map(|re| (re, r)))

@@ -54,7 +54,9 @@ pub async fn gather_context(deps: &Deps, input: IncidentRef) -> Result<GatherOut
     let started = incident.alert.started_at.min(now);
     let back = ChronoDuration::from_std(deps.policy.window_for_attempt(attempt))
         .unwrap_or_else(|_| ChronoDuration::hours(1));
-    let window = TimeWindow { start: started - back, end: now.max(started) };
+    // The window ends no later than `back` after the alert: for a live alert that is "now"; for a
+    // replayed or late one it keeps the evidence about the alert, not about everything since.
+    let window = TimeWindow { start: started - back, end: now.min(started + back).max(started) };
 
     let per_service = services.iter().map(|svc| async move {
         let (logs, metrics, deploys) = futures::join!(
