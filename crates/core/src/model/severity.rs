@@ -109,7 +109,7 @@ impl fmt::Display for IncidentStatus {
 /// value from a model is refused at the boundary instead of skewing a gate.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, JsonSchema)]
 #[serde(transparent)]
-pub struct Confidence(f64);
+pub struct Confidence(#[schemars(range(min = 0.0, max = 1.0))] f64);
 
 impl Confidence {
     /// No confidence at all.
