@@ -5,3 +5,4 @@ mod support;
 mod workflow;
 mod api;
 mod restart;
+mod cli;

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// A running `iras serve`, killed with SIGKILL when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
-    async fn start(dir: &Path, port: u16, envs: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start(dir: &Path, port: u16, envs: &[(&str, &str)]) -> Self {
         let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scenarios/checkout-bad-deploy");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_iras"));
         cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
@@ -48,7 +48,7 @@ impl Server {
         reqwest::get(format!("{}{path}", self.base)).await.unwrap().json().await.unwrap()
     }
 
-    async fn wait_status(&self, id: &str, want: &str) -> Value {
+    pub(crate) async fn wait_status(&self, id: &str, want: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let v = self.get(&format!("/incidents/{id}")).await;
@@ -68,11 +68,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn open_incident(server: &Server) -> String {
+pub(crate) async fn open_incident(server: &Server) -> String {
     let alert = json!({"title": "High error rate on checkout", "service": "checkout-api",
         "severity": "critical", "timestamp": "2026-03-17T14:12:41Z"});
     let res = reqwest::Client::new().post(format!("{}/webhook/alert", server.base)).json(&alert).send().await.unwrap();
