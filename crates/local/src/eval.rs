@@ -51,6 +51,16 @@ fn mark(pair: &(String, String)) -> String {
     }
 }
 
+/// The first thing done about the incident: the plan's first step, or `manual` when IRAS handed
+/// the incident to a human without a plan (escalation below the confidence gate).
+fn first_action(inc: &iras_core::Incident) -> String {
+    match (&inc.plan, &inc.outcome) {
+        (Some(p), _) => p.steps.first().map(|s| s.action.kind().to_string()).unwrap_or_else(|| "none".into()),
+        (None, Some(iras_core::Outcome::Escalated { .. })) => "manual".into(),
+        (None, _) => "none".into(),
+    }
+}
+
 /// Evaluates every scenario under `dir`.
 pub async fn evaluate(dir: &std::path::Path) -> anyhow::Result<Vec<Row>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -86,11 +96,7 @@ pub async fn evaluate(dir: &std::path::Path) -> anyhow::Result<Vec<Row>> {
             ),
             first_action: (
                 e.first_action.clone().unwrap_or_else(|| "-".into()),
-                inc.plan
-                    .as_ref()
-                    .and_then(|p| p.steps.first())
-                    .map(|s| s.action.kind().to_string())
-                    .unwrap_or_else(|| "none".into()),
+                first_action(&inc),
             ),
         });
     }
