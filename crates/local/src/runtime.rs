@@ -55,8 +55,13 @@ pub fn definition() -> anyhow::Result<Definition> {
         .map_err(|e| anyhow::anyhow!("statemachine.asl.json does not load: {e}"))
 }
 
+/// The function name of a Lambda ARN (`…:function:triage[:qualifier]` → `triage`), or the text
+/// itself when it is a bare name.
 fn function_name(arn: &str) -> &str {
-    arn.rsplit(':').next().unwrap_or(arn)
+    match arn.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => arn,
+    }
 }
 
 /// Runs Task resources as in-process calls to the step code.
