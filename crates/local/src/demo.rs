@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use clap::Args;
 use iras_adapters::config::Config;
-use iras_core::{EventKind, TimelineEvent};
+use iras_core::TimelineEvent;
 
 use crate::asl::EngineOptions;
-use crate::drive::{call, drive, resolve_scenario, Answer};
+use crate::drive::{drive, resolve_scenario, Answer};
 use crate::runtime::Runtime;
 
 /// Arguments of `iras demo`.
@@ -28,13 +28,8 @@ pub struct DemoArgs {
     timeout: bool,
 }
 
-fn print_event(rt_ctx: &mut Vec<String>, e: &TimelineEvent) {
+fn print_event(e: &TimelineEvent) {
     println!("[{}] {} {}", e.at.format("%H:%M:%S"), e.kind.symbol(), e.message);
-    if e.kind == EventKind::ContextGathered {
-        for line in rt_ctx.drain(..) {
-            println!("           {line}");
-        }
-    }
 }
 
 /// Runs the demo.
@@ -56,23 +51,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Answer::Approve
     };
     println!("IRAS demo: scenario {} ({})", scenario.name, path.display());
-    if let Some(note) = &scenario.note {
-        println!("           what really happened is hidden from IRAS; it sees only the alert and the telemetry.");
-        let _ = note;
-    }
+    println!("IRAS sees only the alert and the scenario's logs, metrics and deployments.");
     println!();
     let rt = Runtime::open(&config, Some(scenario.clone()), EngineOptions::default())?;
     let store = rt.deps.store.clone();
-    let mut pending: Vec<String> = Vec::new();
-    let mut printed_ctx = 0u32;
-    let id = drive(&rt, &scenario, answer, "you (iras demo)", Duration::from_secs(120), |e| {
-        if e.kind == EventKind::ContextGathered {
-            printed_ctx += 1;
-        }
-        print_event(&mut pending, e);
-    })
-    .await?;
-    let _ = printed_ctx;
+    let id = drive(&rt, &scenario, answer, "you (iras demo)", Duration::from_secs(120), print_event).await?;
 
     // The evidence behind the last analysis, as the analyst saw it.
     if let Some(inc) = store.get_incident(id).await? {
@@ -91,13 +74,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let (status, _) = call(&rt, "GET", &format!("/incidents/{id}/postmortem"), Vec::new()).await?;
     println!();
-    if status.is_success() {
-        match store.get_postmortem(id).await? {
-            Some(pm) => println!("{}", pm.to_markdown()),
-            None => println!("(no post-mortem was written)"),
-        }
+    match store.get_postmortem(id).await? {
+        Some(pm) => println!("{}", pm.to_markdown()),
+        None => println!("(no post-mortem was written)"),
     }
     let final_status = store.get_incident(id).await?.map(|i| i.status.to_string()).unwrap_or_default();
     println!("Incident {id} ended {final_status}.");
