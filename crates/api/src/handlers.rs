@@ -62,6 +62,10 @@ fn step_error(e: StepError) -> ApiError {
     }
 }
 
+fn unavailable(e: iras_core::ports::StoreError) -> ApiError {
+    ApiError::unavailable(e.to_string())
+}
+
 fn parse_id(id: &str) -> ApiResult<IncidentId> {
     IncidentId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()).with_field("id"))
 }
@@ -155,7 +159,7 @@ pub(crate) async fn list_incidents(
         .store
         .list_incidents(limit, before)
         .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        .map_err(unavailable)?;
     let next = if list.len() == limit { list.last().map(|i| i.id) } else { None };
     let items: Vec<Value> = list
         .iter()
@@ -181,7 +185,6 @@ pub(crate) async fn get_incident(
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
     let store = &state.deps.store;
-    let unavailable = |e: iras_core::ports::StoreError| ApiError::unavailable(e.to_string());
     let inc = store
         .get_incident(id)
         .await
@@ -219,7 +222,6 @@ pub(crate) async fn timeline(
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
     let store = &state.deps.store;
-    let unavailable = |e: iras_core::ports::StoreError| ApiError::unavailable(e.to_string());
     if store.get_incident(id).await.map_err(unavailable)?.is_none() {
         return Err(ApiError::not_found(format!("incident {id} not found")));
     }
@@ -234,7 +236,6 @@ pub(crate) async fn postmortem(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let store = &state.deps.store;
-    let unavailable = |e: iras_core::ports::StoreError| ApiError::unavailable(e.to_string());
     let Some(pm) = store.get_postmortem(id).await.map_err(unavailable)? else {
         return match store.get_incident(id).await.map_err(unavailable)? {
             Some(i) => Err(ApiError::not_found(format!(

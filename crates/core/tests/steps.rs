@@ -174,10 +174,8 @@ async fn a_postmortem_closes_an_incident_whose_escalation_failed() {
     assert_eq!(inc.status, IncidentStatus::Escalated);
 }
 
-#[tokio::test]
-async fn a_retried_approval_request_with_the_same_token_notifies_once() {
-    let w = world(false);
-    let r = open(&w).await;
+/// Gives the incident an (empty) plan that needs approval.
+async fn give_plan(w: &World, r: &IncidentRef) {
     let mut inc = w.store.get_incident(r.incident_id).await.unwrap().unwrap();
     inc.plan = Some(iras_core::RemediationPlan {
         steps: vec![],
@@ -188,6 +186,13 @@ async fn a_retried_approval_request_with_the_same_token_notifies_once() {
         policy_notes: vec![],
     });
     w.store.put_incident(&inc).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_retried_approval_request_with_the_same_token_notifies_once() {
+    let w = world(false);
+    let r = open(&w).await;
+    give_plan(&w, &r).await;
     let input = RequestApprovalInput {
         incident_id: r.incident_id,
         trace_id: r.trace_id.clone(),
@@ -206,16 +211,7 @@ async fn a_retried_approval_request_with_the_same_token_notifies_once() {
 async fn apply_refuses_a_plan_that_needs_approval_and_has_none() {
     let w = world(false);
     let r = open(&w).await;
-    let mut inc = w.store.get_incident(r.incident_id).await.unwrap().unwrap();
-    inc.plan = Some(iras_core::RemediationPlan {
-        steps: vec![],
-        summary: "x".into(),
-        requires_approval: true,
-        reversible: true,
-        max_risk: iras_core::Risk::Low,
-        policy_notes: vec![],
-    });
-    w.store.put_incident(&inc).await.unwrap();
+    give_plan(&w, &r).await;
     let err = steps::apply_remediation(&w.deps, r).await.unwrap_err();
     assert!(matches!(err, StepError::InvalidInput(ref m) if m.contains("approv")), "{err:?}");
 }

@@ -153,3 +153,33 @@ pub struct Done {
     /// Always true.
     pub ok: bool,
 }
+
+fn parse_input<T: serde::de::DeserializeOwned>(step: &str, input: serde_json::Value) -> Result<T, StepError> {
+    serde_json::from_value(input)
+        .map_err(|e| StepError::InvalidInput(format!("invalid input for {step}: {e}")))
+}
+
+fn to_value<T: Serialize>(v: T) -> Result<serde_json::Value, StepError> {
+    serde_json::to_value(v).map_err(|e| StepError::Unexpected(format!("could not encode step output: {e}")))
+}
+
+/// Runs a step by its kebab-case name on a JSON input, as a Lambda or the local runner receives
+/// it, and returns its JSON output.
+pub async fn run_named(
+    deps: &Deps,
+    step: &str,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, StepError> {
+    match step {
+        "ingest" => to_value(ingest(deps, parse_input(step, input)?).await?),
+        "triage" => to_value(triage(deps, parse_input(step, input)?).await?),
+        "gather-context" => to_value(gather_context(deps, parse_input(step, input)?).await?),
+        "analyze-root-cause" => to_value(analyze_root_cause(deps, parse_input(step, input)?).await?),
+        "plan-remediation" => to_value(plan_remediation(deps, parse_input(step, input)?).await?),
+        "request-approval" => to_value(request_approval(deps, parse_input(step, input)?).await?),
+        "apply-remediation" => to_value(apply_remediation(deps, parse_input(step, input)?).await?),
+        "escalate" => to_value(escalate(deps, parse_input(step, input)?).await?),
+        "write-postmortem" => to_value(write_postmortem(deps, parse_input(step, input)?).await?),
+        other => Err(StepError::InvalidInput(format!("unknown step {other:?}"))),
+    }
+}
