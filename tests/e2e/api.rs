@@ -81,13 +81,31 @@ async fn a_second_decision_gets_a_conflict_and_the_first_stands() {
     let (_, a) = call(&rt, "POST", "/webhook/generic", Some(alert)).await;
     let id = iras_core::IncidentId::parse(a["incident_id"].as_str().unwrap()).unwrap();
     wait_for(&rt, id, IncidentStatus::AwaitingApproval).await;
-    let (st, _) = call(&rt, "POST", &format!("/incidents/{id}/reject"), Some(json!({"approver": "first"}))).await;
+    let (st, _) = call(
+        &rt,
+        "POST",
+        &format!("/incidents/{id}/reject"),
+        Some(json!({"approver": "first"})),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
-    let (st, body) = call(&rt, "POST", &format!("/incidents/{id}/approve"), Some(json!({"approver": "second"}))).await;
+    let (st, body) = call(
+        &rt,
+        "POST",
+        &format!("/incidents/{id}/approve"),
+        Some(json!({"approver": "second"})),
+    )
+    .await;
     assert_eq!(st, StatusCode::CONFLICT, "{body}");
     let pm = wait_for_postmortem(&rt, id).await;
     assert_eq!(pm.status, IncidentStatus::Escalated);
-    let (st, body) = call_raw(&rt, "POST", &format!("/incidents/{id}/approve"), b"{broken".to_vec()).await;
+    let (st, body) = call_raw(
+        &rt,
+        "POST",
+        &format!("/incidents/{id}/approve"),
+        b"{broken".to_vec(),
+    )
+    .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
 }
 
@@ -99,17 +117,34 @@ async fn the_postmortem_is_served_as_json_and_as_markdown() {
     let id = send_alert(&rt, &s).await;
     wait_for(&rt, id, IncidentStatus::AwaitingApproval).await;
     let (st, body) = call(&rt, "GET", &format!("/incidents/{id}/postmortem"), None).await;
-    assert_eq!(st, StatusCode::NOT_FOUND, "no post-mortem before the end: {body}");
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "no post-mortem before the end: {body}"
+    );
     call(&rt, "POST", &format!("/incidents/{id}/approve"), None).await;
     wait_for_postmortem(&rt, id).await;
     let (st, pm) = call(&rt, "GET", &format!("/incidents/{id}/postmortem"), None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(pm["status"], "resolved");
-    let req = axum::http::Request::builder().uri(format!("/incidents/{id}/postmortem")).header("accept", "text/markdown").body(axum::body::Body::empty()).unwrap();
+    let req = axum::http::Request::builder()
+        .uri(format!("/incidents/{id}/postmortem"))
+        .header("accept", "text/markdown")
+        .body(axum::body::Body::empty())
+        .unwrap();
     use tower::ServiceExt as _;
     let res = rt.router().oneshot(req).await.unwrap();
-    assert_eq!(res.headers()["content-type"], "text/markdown; charset=utf-8");
-    let md = String::from_utf8(axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    let md = String::from_utf8(
+        axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
     assert!(md.starts_with("# Post-mortem:"), "{md}");
     assert!(md.contains("## Timeline"));
     let (_, tl) = call(&rt, "GET", &format!("/incidents/{id}/timeline"), None).await;

@@ -1,8 +1,8 @@
 //! End-to-end tests of IRAS over the HTTP Router, the ASL runner executing the repository's
 //! `statemachine.asl.json`, the step code and the embedded SQLite store. One test binary.
 
+mod api;
+mod cli;
+mod restart;
 mod support;
 mod workflow;
-mod api;
-mod restart;
-mod cli;

@@ -25,7 +25,11 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 pub fn scenario(name: &str) -> Scenario {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scenarios")).join(name);
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/scenarios"
+    ))
+    .join(name);
     load_scenario(&p).expect("scenario loads")
 }
 
@@ -36,13 +40,29 @@ pub fn runtime_with(dir: &Path, scenario: &Scenario, tweak: impl FnOnce(&mut Dep
     std::fs::create_dir_all(dir).unwrap();
     let db = config.database_path();
     let store = SqliteStore::open(&db).unwrap();
-    let mut deps = build_deps(Arc::new(store), config.policy.clone(), Some(scenario.clone()));
+    let mut deps = build_deps(
+        Arc::new(store),
+        config.policy.clone(),
+        Some(scenario.clone()),
+    );
     tweak(&mut deps);
     Runtime::with_deps(deps, &db, None, EngineOptions::default()).unwrap()
 }
 
-pub async fn call(rt: &Runtime, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    call_raw(rt, method, uri, body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default()).await
+pub async fn call(
+    rt: &Runtime,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    call_raw(
+        rt,
+        method,
+        uri,
+        body.map(|b| serde_json::to_vec(&b).unwrap())
+            .unwrap_or_default(),
+    )
+    .await
 }
 
 pub async fn call_raw(rt: &Runtime, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Value) {
@@ -54,21 +74,36 @@ pub async fn call_raw(rt: &Runtime, method: &str, uri: &str, body: Vec<u8>) -> (
         .unwrap();
     let res = rt.router().oneshot(req).await.unwrap();
     let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// Sends a scenario's alert and returns the incident id.
 pub async fn send_alert(rt: &Runtime, scenario: &Scenario) -> IncidentId {
-    let (status, body) =
-        call(rt, "POST", &format!("/webhook/{}", scenario.source), Some(scenario.alert.clone())).await;
+    let (status, body) = call(
+        rt,
+        "POST",
+        &format!("/webhook/{}", scenario.source),
+        Some(scenario.alert.clone()),
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "webhook answered {body}");
     assert_eq!(body["status"], "processing");
     IncidentId::parse(body["incident_id"].as_str().unwrap()).unwrap()
 }
 
 pub async fn incident(rt: &Runtime, id: IncidentId) -> Incident {
-    rt.deps.store.get_incident(id).await.unwrap().expect("incident exists")
+    rt.deps
+        .store
+        .get_incident(id)
+        .await
+        .unwrap()
+        .expect("incident exists")
 }
 
 /// Waits until the incident reaches `status` (panics after 20 s).
@@ -80,19 +115,28 @@ pub async fn wait_for(rt: &Runtime, id: IncidentId, status: IncidentStatus) -> I
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("incident {id} never reached {status}; it is {}", incident(rt, id).await.status);
+    panic!(
+        "incident {id} never reached {status}; it is {}",
+        incident(rt, id).await.status
+    );
 }
 
 /// Waits until the workflow wrote the post-mortem.
 pub async fn wait_for_postmortem(rt: &Runtime, id: IncidentId) -> iras_core::PostMortem {
     for _ in 0..800 {
         if let Some(pm) = rt.deps.store.get_postmortem(id).await.unwrap() {
-            rt.engine.wait_until_finished(&id.to_string(), Duration::from_secs(10)).await.unwrap();
+            rt.engine
+                .wait_until_finished(&id.to_string(), Duration::from_secs(10))
+                .await
+                .unwrap();
             return pm;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("incident {id} got no post-mortem; it is {}", incident(rt, id).await.status);
+    panic!(
+        "incident {id} got no post-mortem; it is {}",
+        incident(rt, id).await.status
+    );
 }
 
 /// The heuristic analyst, with its root-cause confidence replaced per attempt.
@@ -104,7 +148,11 @@ pub struct ScriptedConfidence {
 
 impl ScriptedConfidence {
     pub fn new(per_attempt: Vec<f64>) -> Self {
-        Self { inner: HeuristicAnalyst::default(), per_attempt, calls: AtomicU32::new(0) }
+        Self {
+            inner: HeuristicAnalyst::default(),
+            per_attempt,
+            calls: AtomicU32::new(0),
+        }
     }
 }
 
@@ -116,17 +164,33 @@ impl Analyst for ScriptedConfidence {
     async fn triage(&self, i: &Incident) -> Result<TriageResult, AnalystError> {
         self.inner.triage(i).await
     }
-    async fn root_cause(&self, input: RootCauseInput<'_>) -> Result<RootCauseFinding, AnalystError> {
+    async fn root_cause(
+        &self,
+        input: RootCauseInput<'_>,
+    ) -> Result<RootCauseFinding, AnalystError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
         let mut f = self.inner.root_cause(input).await?;
-        let c = self.per_attempt.get(n).or(self.per_attempt.last()).copied().unwrap_or(0.0);
+        let c = self
+            .per_attempt
+            .get(n)
+            .or(self.per_attempt.last())
+            .copied()
+            .unwrap_or(0.0);
         f.model_confidence = Confidence::new(c).unwrap();
         Ok(f)
     }
-    async fn plan(&self, i: &Incident, h: &RootCauseHypothesis, c: &ContextBundle) -> Result<ProposedPlan, AnalystError> {
+    async fn plan(
+        &self,
+        i: &Incident,
+        h: &RootCauseHypothesis,
+        c: &ContextBundle,
+    ) -> Result<ProposedPlan, AnalystError> {
         self.inner.plan(i, h, c).await
     }
-    async fn postmortem(&self, input: PostmortemInput<'_>) -> Result<PostmortemNarrative, AnalystError> {
+    async fn postmortem(
+        &self,
+        input: PostmortemInput<'_>,
+    ) -> Result<PostmortemNarrative, AnalystError> {
         self.inner.postmortem(input).await
     }
 }
@@ -145,13 +209,24 @@ impl Analyst for ScriptedPlan {
     async fn triage(&self, i: &Incident) -> Result<TriageResult, AnalystError> {
         self.inner.triage(i).await
     }
-    async fn root_cause(&self, input: RootCauseInput<'_>) -> Result<RootCauseFinding, AnalystError> {
+    async fn root_cause(
+        &self,
+        input: RootCauseInput<'_>,
+    ) -> Result<RootCauseFinding, AnalystError> {
         self.inner.root_cause(input).await
     }
-    async fn plan(&self, _: &Incident, _: &RootCauseHypothesis, _: &ContextBundle) -> Result<ProposedPlan, AnalystError> {
+    async fn plan(
+        &self,
+        _: &Incident,
+        _: &RootCauseHypothesis,
+        _: &ContextBundle,
+    ) -> Result<ProposedPlan, AnalystError> {
         Ok(self.plan.clone())
     }
-    async fn postmortem(&self, input: PostmortemInput<'_>) -> Result<PostmortemNarrative, AnalystError> {
+    async fn postmortem(
+        &self,
+        input: PostmortemInput<'_>,
+    ) -> Result<PostmortemNarrative, AnalystError> {
         self.inner.postmortem(input).await
     }
 }

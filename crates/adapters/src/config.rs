@@ -42,15 +42,42 @@ pub struct Config {
 
 /// The variables [`Config::from_lookup`] reads, for documentation and `iras --help`.
 pub const VARIABLES: [(&str, &str); 9] = [
-    ("IRAS_DATA_DIR", "directory of the embedded SQLite store (default .iras)"),
-    ("IRAS_SIMULATE", "scenario directory or scenario.json: demo mode, telemetry from its world"),
-    ("IRAS_RCA_THRESHOLD", "root-cause confidence gate, 0..1, inclusive (default 0.7)"),
-    ("IRAS_MAX_RCA_ATTEMPTS", "analysis attempts before escalating, 1..10 (default 3)"),
-    ("IRAS_APPROVAL_TIMEOUT_P0_SECS", "seconds to wait for a decision on a P0 (default 900)"),
-    ("IRAS_APPROVAL_TIMEOUT_SECS", "seconds to wait for a decision on P1-P3 (default 7200)"),
-    ("IRAS_AUTO_APPLY", "true to apply low-risk reversible P2/P3 plans without a human (default false)"),
-    ("IRAS_CONTEXT_WINDOW_MINUTES", "evidence window before the alert on the first attempt (default 60)"),
-    ("IRAS_LAMBDA_ENDPOINT", "run steps through the Lambda Invoke API at this URL (cargo lambda watch)"),
+    (
+        "IRAS_DATA_DIR",
+        "directory of the embedded SQLite store (default .iras)",
+    ),
+    (
+        "IRAS_SIMULATE",
+        "scenario directory or scenario.json: demo mode, telemetry from its world",
+    ),
+    (
+        "IRAS_RCA_THRESHOLD",
+        "root-cause confidence gate, 0..1, inclusive (default 0.7)",
+    ),
+    (
+        "IRAS_MAX_RCA_ATTEMPTS",
+        "analysis attempts before escalating, 1..10 (default 3)",
+    ),
+    (
+        "IRAS_APPROVAL_TIMEOUT_P0_SECS",
+        "seconds to wait for a decision on a P0 (default 900)",
+    ),
+    (
+        "IRAS_APPROVAL_TIMEOUT_SECS",
+        "seconds to wait for a decision on P1-P3 (default 7200)",
+    ),
+    (
+        "IRAS_AUTO_APPLY",
+        "true to apply low-risk reversible P2/P3 plans without a human (default false)",
+    ),
+    (
+        "IRAS_CONTEXT_WINDOW_MINUTES",
+        "evidence window before the alert on the first attempt (default 60)",
+    ),
+    (
+        "IRAS_LAMBDA_ENDPOINT",
+        "run steps through the Lambda Invoke API at this URL (cargo lambda watch)",
+    ),
 ];
 
 fn parse<T: std::str::FromStr>(
@@ -61,11 +88,13 @@ fn parse<T: std::str::FromStr>(
     match lookup(var) {
         None => Ok(None),
         Some(v) if v.trim().is_empty() => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<T>()
-            .map(Some)
-            .map_err(|_| ConfigError { var, reason: format!("expected {what}, got {:?}", v.chars().take(40).collect::<String>()) }),
+        Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| ConfigError {
+            var,
+            reason: format!(
+                "expected {what}, got {:?}",
+                v.chars().take(40).collect::<String>()
+            ),
+        }),
     }
 }
 
@@ -80,19 +109,28 @@ impl Config {
         let mut policy = Policy::default();
         if let Some(t) = parse::<f64>(lookup, "IRAS_RCA_THRESHOLD", "a number from 0 to 1")? {
             if !(0.0..=1.0).contains(&t) {
-                return Err(ConfigError { var: "IRAS_RCA_THRESHOLD", reason: format!("must be from 0 to 1, got {t}") });
+                return Err(ConfigError {
+                    var: "IRAS_RCA_THRESHOLD",
+                    reason: format!("must be from 0 to 1, got {t}"),
+                });
             }
             policy.rca_threshold = t;
         }
         if let Some(n) = parse::<u32>(lookup, "IRAS_MAX_RCA_ATTEMPTS", "a whole number")? {
             if !(1..=10).contains(&n) {
-                return Err(ConfigError { var: "IRAS_MAX_RCA_ATTEMPTS", reason: format!("must be from 1 to 10, got {n}") });
+                return Err(ConfigError {
+                    var: "IRAS_MAX_RCA_ATTEMPTS",
+                    reason: format!("must be from 1 to 10, got {n}"),
+                });
             }
             policy.max_rca_attempts = n;
         }
         let secs = |var: &'static str| -> Result<Option<Duration>, ConfigError> {
             match parse::<u64>(lookup, var, "a whole number of seconds")? {
-                Some(0) => Err(ConfigError { var, reason: "must be at least 1 second".into() }),
+                Some(0) => Err(ConfigError {
+                    var,
+                    reason: "must be at least 1 second".into(),
+                }),
                 Some(s) => Ok(Some(Duration::from_secs(s))),
                 None => Ok(None),
             }
@@ -103,9 +141,16 @@ impl Config {
         if let Some(d) = secs("IRAS_APPROVAL_TIMEOUT_SECS")? {
             policy.approval_timeout_other = d;
         }
-        if let Some(m) = parse::<u64>(lookup, "IRAS_CONTEXT_WINDOW_MINUTES", "a whole number of minutes")? {
+        if let Some(m) = parse::<u64>(
+            lookup,
+            "IRAS_CONTEXT_WINDOW_MINUTES",
+            "a whole number of minutes",
+        )? {
             if m == 0 || m > 7 * 24 * 60 {
-                return Err(ConfigError { var: "IRAS_CONTEXT_WINDOW_MINUTES", reason: "must be from 1 to 10080".into() });
+                return Err(ConfigError {
+                    var: "IRAS_CONTEXT_WINDOW_MINUTES",
+                    reason: "must be from 1 to 10080".into(),
+                });
             }
             policy.context_window = Duration::from_secs(m * 60);
         }
@@ -117,9 +162,14 @@ impl Config {
             };
         }
         Ok(Self {
-            data_dir: lookup("IRAS_DATA_DIR").filter(|s| !s.trim().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".iras")),
+            data_dir: lookup("IRAS_DATA_DIR")
+                .filter(|s| !s.trim().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".iras")),
             policy,
-            simulate: lookup("IRAS_SIMULATE").filter(|s| !s.trim().is_empty()).map(PathBuf::from),
+            simulate: lookup("IRAS_SIMULATE")
+                .filter(|s| !s.trim().is_empty())
+                .map(PathBuf::from),
             lambda_endpoint: lookup("IRAS_LAMBDA_ENDPOINT").filter(|s| !s.trim().is_empty()),
         })
     }
@@ -132,16 +182,27 @@ impl Config {
 
 /// Builds the ports: the given store, the heuristic analyst, and telemetry from the scenario in
 /// demo mode or "not configured" otherwise (never fake data outside demo mode).
-pub fn build_deps(store: Arc<dyn IncidentStore>, policy: Policy, scenario: Option<Scenario>) -> Deps {
+pub fn build_deps(
+    store: Arc<dyn IncidentStore>,
+    policy: Policy,
+    scenario: Option<Scenario>,
+) -> Deps {
     let heuristic = Arc::new(HeuristicAnalyst::default());
-    let (logs, metrics, deploys): (Arc<dyn iras_core::ports::LogSource>, Arc<dyn iras_core::ports::MetricSource>, Arc<dyn iras_core::ports::DeploySource>) =
-        match scenario {
-            Some(s) => {
-                let world = Arc::new(SimulatedWorld::new(s));
-                (world.clone(), world.clone(), world)
-            }
-            None => (Arc::new(NotConfigured), Arc::new(NotConfigured), Arc::new(NotConfigured)),
-        };
+    let (logs, metrics, deploys): (
+        Arc<dyn iras_core::ports::LogSource>,
+        Arc<dyn iras_core::ports::MetricSource>,
+        Arc<dyn iras_core::ports::DeploySource>,
+    ) = match scenario {
+        Some(s) => {
+            let world = Arc::new(SimulatedWorld::new(s));
+            (world.clone(), world.clone(), world)
+        }
+        None => (
+            Arc::new(NotConfigured),
+            Arc::new(NotConfigured),
+            Arc::new(NotConfigured),
+        ),
+    };
     Deps {
         store,
         logs,
@@ -163,7 +224,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(&move |k| m.get(k).cloned())
     }
 
@@ -188,8 +252,15 @@ mod tests {
 
     #[test]
     fn timeouts_and_auto_apply_are_read() {
-        let c = cfg(&[("IRAS_APPROVAL_TIMEOUT_SECS", "2"), ("IRAS_AUTO_APPLY", "true")]).unwrap();
-        assert_eq!(c.policy.approval_timeout(Severity::P2), Duration::from_secs(2));
+        let c = cfg(&[
+            ("IRAS_APPROVAL_TIMEOUT_SECS", "2"),
+            ("IRAS_AUTO_APPLY", "true"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.policy.approval_timeout(Severity::P2),
+            Duration::from_secs(2)
+        );
         assert!(c.policy.auto_apply.enabled);
     }
 }

@@ -17,6 +17,9 @@ impl Executor for DryRunExecutor {
 
     async fn execute(&self, incident: IncidentId, action: &Action) -> Result<String, ExecError> {
         tracing::info!(incident_id = %incident, kind = action.kind(), "dry run: {}", action.command());
-        Ok(format!("dry run, nothing changed: would {}", action.command()))
+        Ok(format!(
+            "dry run, nothing changed: would {}",
+            action.command()
+        ))
     }
 }

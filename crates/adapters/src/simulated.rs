@@ -12,10 +12,15 @@ use iras_core::{Deployment, LogLine, MetricSample, ServiceName, TimeWindow};
 
 /// Loads a scenario from its directory or its `scenario.json`.
 pub fn load_scenario(path: &Path) -> anyhow::Result<Scenario> {
-    let file: PathBuf = if path.is_dir() { path.join("scenario.json") } else { path.to_path_buf() };
+    let file: PathBuf = if path.is_dir() {
+        path.join("scenario.json")
+    } else {
+        path.to_path_buf()
+    };
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("could not read scenario file {}", file.display()))?;
-    Scenario::from_json(&text).with_context(|| format!("{} is not a valid scenario", file.display()))
+    Scenario::from_json(&text)
+        .with_context(|| format!("{} is not a valid scenario", file.display()))
 }
 
 /// The world of one scenario, serving all three telemetry ports.
@@ -27,7 +32,9 @@ pub struct SimulatedWorld {
 impl SimulatedWorld {
     /// Serves `scenario`'s world.
     pub fn new(scenario: Scenario) -> Self {
-        Self { scenario: Arc::new(scenario) }
+        Self {
+            scenario: Arc::new(scenario),
+        }
     }
 
     /// The scenario.

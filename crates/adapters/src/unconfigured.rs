@@ -3,9 +3,12 @@
 
 use async_trait::async_trait;
 use iras_core::ports::{
-    DeploySource, LogSource, MetricSource, NotifyError, Notifier, PageError, Pager, SourceError,
+    DeploySource, LogSource, MetricSource, Notifier, NotifyError, PageError, Pager, SourceError,
 };
-use iras_core::{ApprovalId, Decision, Deployment, Incident, LogLine, MetricSample, PostMortem, ServiceName, TimeWindow};
+use iras_core::{
+    ApprovalId, Decision, Deployment, Incident, LogLine, MetricSample, PostMortem, ServiceName,
+    TimeWindow,
+};
 
 /// A telemetry source that is not configured.
 #[derive(Debug, Clone, Copy, Default)]
@@ -13,21 +16,34 @@ pub struct NotConfigured;
 
 #[async_trait]
 impl LogSource for NotConfigured {
-    async fn fetch_logs(&self, _: &ServiceName, _: TimeWindow, _: usize) -> Result<Vec<LogLine>, SourceError> {
+    async fn fetch_logs(
+        &self,
+        _: &ServiceName,
+        _: TimeWindow,
+        _: usize,
+    ) -> Result<Vec<LogLine>, SourceError> {
         Err(SourceError::NotConfigured)
     }
 }
 
 #[async_trait]
 impl MetricSource for NotConfigured {
-    async fn fetch_metrics(&self, _: &ServiceName, _: TimeWindow) -> Result<Vec<MetricSample>, SourceError> {
+    async fn fetch_metrics(
+        &self,
+        _: &ServiceName,
+        _: TimeWindow,
+    ) -> Result<Vec<MetricSample>, SourceError> {
         Err(SourceError::NotConfigured)
     }
 }
 
 #[async_trait]
 impl DeploySource for NotConfigured {
-    async fn fetch_deployments(&self, _: &ServiceName, _: TimeWindow) -> Result<Vec<Deployment>, SourceError> {
+    async fn fetch_deployments(
+        &self,
+        _: &ServiceName,
+        _: TimeWindow,
+    ) -> Result<Vec<Deployment>, SourceError> {
         Err(SourceError::NotConfigured)
     }
 }
@@ -64,8 +80,12 @@ impl Notifier for LogNotifier {
         decision: Option<&Decision>,
     ) -> Result<(), NotifyError> {
         match decision {
-            Some(d) => tracing::info!(incident_id = %incident.id, approval_id = %approval, verdict = d.verdict.as_str(), by = %d.by, "approval decided"),
-            None => tracing::info!(incident_id = %incident.id, approval_id = %approval, "approval expired"),
+            Some(d) => {
+                tracing::info!(incident_id = %incident.id, approval_id = %approval, verdict = d.verdict.as_str(), by = %d.by, "approval decided")
+            }
+            None => {
+                tracing::info!(incident_id = %incident.id, approval_id = %approval, "approval expired")
+            }
         }
         Ok(())
     }

@@ -21,7 +21,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status and message.
     pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
-        Self { status, error: error.into(), field: None }
+        Self {
+            status,
+            error: error.into(),
+            field: None,
+        }
     }
 
     /// Names the field at fault.
@@ -56,8 +60,10 @@ impl IntoResponse for ApiError {
         let status = self.status;
         let mut res = (status, Json(self)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
         }
         res
     }

@@ -28,14 +28,20 @@ pub(crate) async fn not_found() -> ApiError {
 }
 
 pub(crate) async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
 }
 
 fn body_or_error(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|rej| {
         let status = rej.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, format!("body exceeds {} bytes", crate::MAX_BODY_BYTES))
+            ApiError::new(
+                status,
+                format!("body exceeds {} bytes", crate::MAX_BODY_BYTES),
+            )
         } else {
             ApiError::new(status, format!("could not read the body: {rej}"))
         }
@@ -94,9 +100,16 @@ pub(crate) async fn webhook(
     let alerts = match intake {
         Intake::Alerts(a) => a,
         Intake::Ignored { reason } => {
-            return Ok((StatusCode::OK, Json(json!({"status": "ignored", "reason": reason}))).into_response())
+            return Ok((
+                StatusCode::OK,
+                Json(json!({"status": "ignored", "reason": reason})),
+            )
+                .into_response())
         }
-        Intake::SubscriptionConfirmation { topic_arn, subscribe_url } => {
+        Intake::SubscriptionConfirmation {
+            topic_arn,
+            subscribe_url,
+        } => {
             // IRAS never fetches URLs found in request bodies: an operator confirms by hand.
             tracing::warn!(topic_arn = %topic_arn, "SNS subscription confirmation received");
             return Ok((
@@ -112,12 +125,18 @@ pub(crate) async fn webhook(
         }
     };
     if alerts.is_empty() {
-        return Ok((StatusCode::OK, Json(json!({"status": "ignored", "reason": "no alerts in the body"}))).into_response());
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"status": "ignored", "reason": "no alerts in the body"})),
+        )
+            .into_response());
     }
     let receipts = steps::receive_alerts(&state.deps, state.starter.as_ref(), alerts, &trace)
         .await
         .map_err(step_error)?;
-    let created = receipts.iter().any(|r| r.status == ReceiptStatus::Processing);
+    let created = receipts
+        .iter()
+        .any(|r| r.status == ReceiptStatus::Processing);
     let first = receipts
         .iter()
         .find(|r| r.status == ReceiptStatus::Processing)
@@ -128,7 +147,11 @@ pub(crate) async fn webhook(
         body["incident_id"] = json!(f.incident_id);
         body["status"] = json!(f.status);
     }
-    let code = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let code = if created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     Ok((code, Json(body)).into_response())
 }
 
@@ -148,11 +171,17 @@ pub(crate) async fn list_incidents(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| ApiError::bad_request("limit must be a whole number from 1 to 200").with_field("limit"))?,
+            .ok_or_else(|| {
+                ApiError::bad_request("limit must be a whole number from 1 to 200")
+                    .with_field("limit")
+            })?,
     };
     let before = match q.before.as_deref() {
         None => None,
-        Some(s) => Some(IncidentId::parse(s).map_err(|e| ApiError::bad_request(e.to_string()).with_field("before"))?),
+        Some(s) => Some(
+            IncidentId::parse(s)
+                .map_err(|e| ApiError::bad_request(e.to_string()).with_field("before"))?,
+        ),
     };
     let list = state
         .deps
@@ -160,7 +189,11 @@ pub(crate) async fn list_incidents(
         .list_incidents(limit, before)
         .await
         .map_err(unavailable)?;
-    let next = if list.len() == limit { list.last().map(|i| i.id) } else { None };
+    let next = if list.len() == limit {
+        list.last().map(|i| i.id)
+    } else {
+        None
+    };
     let items: Vec<Value> = list
         .iter()
         .map(|i| {
@@ -191,7 +224,11 @@ pub(crate) async fn get_incident(
         .map_err(unavailable)?
         .ok_or_else(|| ApiError::not_found(format!("incident {id} not found")))?;
     let approval = match &inc.approval_id {
-        Some(a) => store.get_approval(a).await.map_err(unavailable)?.map(|r| ApprovalView::from(&r)),
+        Some(a) => store
+            .get_approval(a)
+            .await
+            .map_err(unavailable)?
+            .map(|r| ApprovalView::from(&r)),
         None => None,
     };
     let decision = approval.as_ref().and_then(|a| a.decision.clone());
@@ -250,7 +287,11 @@ pub(crate) async fn postmortem(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/markdown"));
     if wants_markdown {
-        Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], pm.to_markdown()).into_response())
+        Ok((
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            pm.to_markdown(),
+        )
+            .into_response())
     } else {
         Ok(Json(pm).into_response())
     }
@@ -307,9 +348,9 @@ async fn decide(
     .await
     .map_err(|e| match e {
         DecideFailure::NotFound => ApiError::not_found(format!("incident {id} not found")),
-        DecideFailure::NotAwaiting(_) | DecideFailure::AlreadyDecided(_) | DecideFailure::Expired => {
-            ApiError::conflict(e.to_string())
-        }
+        DecideFailure::NotAwaiting(_)
+        | DecideFailure::AlreadyDecided(_)
+        | DecideFailure::Expired => ApiError::conflict(e.to_string()),
         DecideFailure::Gone(_) => ApiError::new(StatusCode::GONE, e.to_string()),
         DecideFailure::Unavailable(_) => ApiError::unavailable(e.to_string()),
     })?;

@@ -32,10 +32,12 @@ impl IncidentId {
 
     /// Parses the canonical 26-character ULID form.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        ulid::Ulid::from_string(s.trim()).map(Self).map_err(|e| IdError {
-            kind: "incident id",
-            reason: e.to_string(),
-        })
+        ulid::Ulid::from_string(s.trim())
+            .map(Self)
+            .map_err(|e| IdError {
+                kind: "incident id",
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -245,7 +247,10 @@ mod tests {
 
     #[test]
     fn service_names_are_lowercased_and_refuse_shell_characters() {
-        assert_eq!(ServiceName::parse(" Checkout-API ").unwrap().as_str(), "checkout-api");
+        assert_eq!(
+            ServiceName::parse(" Checkout-API ").unwrap().as_str(),
+            "checkout-api"
+        );
         assert!(ServiceName::parse("api; rm -rf /").is_err());
         assert!(ServiceName::parse("").is_err());
     }

@@ -24,7 +24,11 @@ pub struct AutoApplyPolicy {
 
 impl Default for AutoApplyPolicy {
     fn default() -> Self {
-        Self { enabled: false, max_risk: Risk::Low, severities: vec![Severity::P2, Severity::P3] }
+        Self {
+            enabled: false,
+            max_risk: Risk::Low,
+            severities: vec![Severity::P2, Severity::P3],
+        }
     }
 }
 
@@ -80,7 +84,10 @@ impl Policy {
     /// attempts remain.
     pub fn gate(&self, confidence: Confidence, attempt: u32) -> GateDecision {
         let confident = confidence.value() >= self.rca_threshold;
-        GateDecision { confident, can_retry: !confident && attempt < self.max_rca_attempts }
+        GateDecision {
+            confident,
+            can_retry: !confident && attempt < self.max_rca_attempts,
+        }
     }
 
     /// The evidence window of an attempt: the base window doubled on each retry.
@@ -102,7 +109,10 @@ pub struct Grounding {
 }
 
 fn normalize_ws(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Grounds a finding: each quote must occur (whitespace- and case-insensitively) in the gathered
@@ -112,7 +122,11 @@ pub fn ground(finding: &RootCauseFinding, context: &ContextBundle) -> Grounding 
     let corpus = normalize_ws(&context.evidence_corpus());
     let mut grounded = 0usize;
     let mut ungrounded = Vec::new();
-    let quotes: Vec<&String> = finding.evidence.iter().filter(|q| !q.trim().is_empty()).collect();
+    let quotes: Vec<&String> = finding
+        .evidence
+        .iter()
+        .filter(|q| !q.trim().is_empty())
+        .collect();
     for q in &quotes {
         let nq = normalize_ws(q);
         // A quote of a few characters proves nothing ("error" occurs everywhere).
@@ -134,7 +148,11 @@ pub fn ground(finding: &RootCauseFinding, context: &ContextBundle) -> Grounding 
         share * support
     };
     let evidence_score = Confidence::clamped(score);
-    Grounding { evidence_score, computed: finding.model_confidence.min(evidence_score), ungrounded }
+    Grounding {
+        evidence_score,
+        computed: finding.model_confidence.min(evidence_score),
+        ungrounded,
+    }
 }
 
 /// Why a plan was refused outright.
@@ -170,7 +188,11 @@ pub enum PlanRejection {
 pub fn minimum_risk(action: &Action) -> Risk {
     match action {
         Action::VerifyMetric { .. } | Action::ToggleFeatureFlag { .. } => Risk::Low,
-        Action::ScaleService { from_replicas, to_replicas, .. } => {
+        Action::ScaleService {
+            from_replicas,
+            to_replicas,
+            ..
+        } => {
             // Scaling down removes capacity during an incident; scaling up is cheap to undo.
             if to_replicas < from_replicas {
                 Risk::Medium
@@ -211,12 +233,19 @@ pub fn assess_plan(
     let mut reversible = true;
     for (index, p) in proposed.steps.iter().enumerate() {
         let kind = p.action.kind();
-        for target in [p.action.service(), p.rollback.as_ref().and_then(|r| r.service())]
-            .into_iter()
-            .flatten()
+        for target in [
+            p.action.service(),
+            p.rollback.as_ref().and_then(|r| r.service()),
+        ]
+        .into_iter()
+        .flatten()
         {
             if !incident_services.contains(target) {
-                return Err(PlanRejection::ForeignService { index, kind, service: target.clone() });
+                return Err(PlanRejection::ForeignService {
+                    index,
+                    kind,
+                    service: target.clone(),
+                });
             }
         }
         if p.action.is_blank() {
@@ -234,7 +263,10 @@ pub fn assess_plan(
         }
         let rollback = match &p.rollback {
             Some(r) if r.is_blank() => {
-                notes.push(format!("step {}: the rollback is blank, so it counts as none", index + 1));
+                notes.push(format!(
+                    "step {}: the rollback is blank, so it counts as none",
+                    index + 1
+                ));
                 None
             }
             Some(Action::Manual { .. }) => {
@@ -249,7 +281,10 @@ pub fn assess_plan(
         };
         if rollback.is_none() && !p.action.is_read_only() {
             reversible = false;
-            notes.push(format!("step {}: {kind} has no rollback, so the plan is irreversible", index + 1));
+            notes.push(format!(
+                "step {}: {kind} has no rollback, so the plan is irreversible",
+                index + 1
+            ));
         }
         steps.push(PlanStep {
             command: p.action.command(),
@@ -268,7 +303,10 @@ pub fn assess_plan(
     } else if !policy.enabled {
         notes.push("auto-apply is off: a human approves every plan".into());
     } else if max_risk > policy.max_risk {
-        notes.push(format!("risk {max_risk} is above the auto-apply limit ({})", policy.max_risk));
+        notes.push(format!(
+            "risk {max_risk} is above the auto-apply limit ({})",
+            policy.max_risk
+        ));
     } else if !policy.severities.contains(&severity) {
         notes.push(format!("{severity} incidents are not auto-applied"));
     } else {
@@ -295,36 +333,69 @@ mod tests {
     }
 
     fn step(action: Action, rollback: Option<Action>, risk: Risk) -> ProposedStep {
-        ProposedStep { action, rollback, risk, rationale: String::new() }
+        ProposedStep {
+            action,
+            rollback,
+            risk,
+            rationale: String::new(),
+        }
     }
 
     fn flag(enabled: bool) -> Action {
-        Action::ToggleFeatureFlag { service: svc("api"), flag: "new-checkout".into(), enabled }
+        Action::ToggleFeatureFlag {
+            service: svc("api"),
+            flag: "new-checkout".into(),
+            enabled,
+        }
     }
 
     fn auto_on() -> AutoApplyPolicy {
-        AutoApplyPolicy { enabled: true, ..AutoApplyPolicy::default() }
+        AutoApplyPolicy {
+            enabled: true,
+            ..AutoApplyPolicy::default()
+        }
     }
 
     fn plan(steps: Vec<ProposedStep>) -> ProposedPlan {
-        ProposedPlan { summary: "fix".into(), steps }
+        ProposedPlan {
+            summary: "fix".into(),
+            steps,
+        }
     }
 
     #[test]
     fn a_model_that_calls_every_step_low_risk_cannot_lower_a_rollback_below_medium() {
         let p = plan(vec![step(
-            Action::RollbackDeployment { service: svc("api"), from_version: "v2".into(), to_version: "v1".into() },
-            Some(Action::RollbackDeployment { service: svc("api"), from_version: "v1".into(), to_version: "v2".into() }),
+            Action::RollbackDeployment {
+                service: svc("api"),
+                from_version: "v2".into(),
+                to_version: "v1".into(),
+            },
+            Some(Action::RollbackDeployment {
+                service: svc("api"),
+                from_version: "v1".into(),
+                to_version: "v2".into(),
+            }),
             Risk::Low,
         )]);
         let out = assess_plan(&p, &[svc("api")], Severity::P3, &auto_on()).unwrap();
         assert_eq!(out.steps[0].risk, Risk::Medium);
-        assert!(out.requires_approval, "medium risk is above the auto-apply limit");
+        assert!(
+            out.requires_approval,
+            "medium risk is above the auto-apply limit"
+        );
     }
 
     #[test]
     fn a_manual_step_is_high_risk_and_forces_approval() {
-        let p = plan(vec![step(Action::Manual { service: None, instructions: "call the DBA".into() }, None, Risk::Low)]);
+        let p = plan(vec![step(
+            Action::Manual {
+                service: None,
+                instructions: "call the DBA".into(),
+            },
+            None,
+            Risk::Low,
+        )]);
         let out = assess_plan(&p, &[svc("api")], Severity::P3, &auto_on()).unwrap();
         assert_eq!(out.max_risk, Risk::High);
         assert!(out.requires_approval);
@@ -332,7 +403,10 @@ mod tests {
 
     #[test]
     fn a_rollback_that_is_blank_forces_approval() {
-        let blank = Action::Manual { service: None, instructions: "   \t ".into() };
+        let blank = Action::Manual {
+            service: None,
+            instructions: "   \t ".into(),
+        };
         let p = plan(vec![step(flag(false), Some(blank), Risk::Low)]);
         let out = assess_plan(&p, &[svc("api")], Severity::P3, &auto_on()).unwrap();
         assert!(!out.reversible);
@@ -342,7 +416,13 @@ mod tests {
 
     #[test]
     fn a_step_without_rollback_makes_the_plan_irreversible() {
-        let p = plan(vec![step(Action::RestartService { service: svc("api") }, None, Risk::Medium)]);
+        let p = plan(vec![step(
+            Action::RestartService {
+                service: svc("api"),
+            },
+            None,
+            Risk::Medium,
+        )]);
         let out = assess_plan(&p, &[svc("api")], Severity::P2, &auto_on()).unwrap();
         assert!(!out.reversible);
         assert!(out.requires_approval);
@@ -350,16 +430,28 @@ mod tests {
 
     #[test]
     fn an_action_aimed_at_a_service_outside_the_incident_rejects_the_plan() {
-        let p = plan(vec![step(Action::RestartService { service: svc("billing") }, None, Risk::Low)]);
+        let p = plan(vec![step(
+            Action::RestartService {
+                service: svc("billing"),
+            },
+            None,
+            Risk::Low,
+        )]);
         let err = assess_plan(&p, &[svc("api")], Severity::P2, &auto_on()).unwrap_err();
-        assert!(matches!(err, PlanRejection::ForeignService { ref service, .. } if service.as_str() == "billing"));
+        assert!(
+            matches!(err, PlanRejection::ForeignService { ref service, .. } if service.as_str() == "billing")
+        );
     }
 
     #[test]
     fn a_rollback_aimed_at_another_service_rejects_the_plan() {
         let p = plan(vec![step(
             flag(false),
-            Some(Action::ToggleFeatureFlag { service: svc("billing"), flag: "x".into(), enabled: true }),
+            Some(Action::ToggleFeatureFlag {
+                service: svc("billing"),
+                flag: "x".into(),
+                enabled: true,
+            }),
             Risk::Low,
         )]);
         assert!(assess_plan(&p, &[svc("api")], Severity::P2, &auto_on()).is_err());
@@ -370,18 +462,25 @@ mod tests {
         let json = r#"{"kind": "exec_shell", "service": "api", "command": "rm -rf /"}"#;
         assert!(serde_json::from_str::<Action>(json).is_err());
         let extra = r#"{"kind": "restart_service", "service": "api", "command": "rm -rf /"}"#;
-        assert!(serde_json::from_str::<Action>(extra).is_err(), "unknown fields are refused too");
+        assert!(
+            serde_json::from_str::<Action>(extra).is_err(),
+            "unknown fields are refused too"
+        );
     }
 
     #[test]
     fn an_empty_plan_is_rejected() {
-        assert_eq!(assess_plan(&plan(vec![]), &[svc("api")], Severity::P2, &auto_on()), Err(PlanRejection::Empty));
+        assert_eq!(
+            assess_plan(&plan(vec![]), &[svc("api")], Severity::P2, &auto_on()),
+            Err(PlanRejection::Empty)
+        );
     }
 
     #[test]
     fn auto_apply_is_off_by_default_even_for_a_safe_plan() {
         let p = plan(vec![step(flag(false), Some(flag(true)), Risk::Low)]);
-        let out = assess_plan(&p, &[svc("api")], Severity::P3, &AutoApplyPolicy::default()).unwrap();
+        let out =
+            assess_plan(&p, &[svc("api")], Severity::P3, &AutoApplyPolicy::default()).unwrap();
         assert!(out.reversible);
         assert!(out.requires_approval);
     }
@@ -389,8 +488,16 @@ mod tests {
     #[test]
     fn a_low_risk_reversible_plan_auto_applies_when_enabled_but_never_for_a_p0() {
         let p = plan(vec![step(flag(false), Some(flag(true)), Risk::Low)]);
-        assert!(!assess_plan(&p, &[svc("api")], Severity::P3, &auto_on()).unwrap().requires_approval);
-        assert!(assess_plan(&p, &[svc("api")], Severity::P0, &auto_on()).unwrap().requires_approval);
+        assert!(
+            !assess_plan(&p, &[svc("api")], Severity::P3, &auto_on())
+                .unwrap()
+                .requires_approval
+        );
+        assert!(
+            assess_plan(&p, &[svc("api")], Severity::P0, &auto_on())
+                .unwrap()
+                .requires_approval
+        );
     }
 
     #[test]
@@ -452,11 +559,25 @@ mod tests {
 
     #[test]
     fn invented_evidence_drags_the_computed_confidence_down() {
-        let ctx = ctx_with_log("HikariPool-1 - Connection is not available, request timed out after 30000ms");
-        let g = ground(&finding(&["Connection is not available, request timed out", "kernel panic on node-7"], 0.95), &ctx);
+        let ctx = ctx_with_log(
+            "HikariPool-1 - Connection is not available, request timed out after 30000ms",
+        );
+        let g = ground(
+            &finding(
+                &[
+                    "Connection is not available, request timed out",
+                    "kernel panic on node-7",
+                ],
+                0.95,
+            ),
+            &ctx,
+        );
         assert_eq!(g.ungrounded, vec!["kernel panic on node-7".to_string()]);
         assert!(g.computed.value() < 0.7);
-        let g = ground(&finding(&["Connection is not available, request timed out"], 0.95), &ctx);
+        let g = ground(
+            &finding(&["Connection is not available, request timed out"], 0.95),
+            &ctx,
+        );
         assert!((g.computed.value() - 0.8).abs() < 1e-9);
     }
 
@@ -469,7 +590,16 @@ mod tests {
     #[test]
     fn the_computed_confidence_is_never_above_the_models() {
         let ctx = ctx_with_log("x509: certificate has expired or is not yet valid");
-        let g = ground(&finding(&["x509: certificate has expired", "certificate has expired or is not yet valid"], 0.4), &ctx);
+        let g = ground(
+            &finding(
+                &[
+                    "x509: certificate has expired",
+                    "certificate has expired or is not yet valid",
+                ],
+                0.4,
+            ),
+            &ctx,
+        );
         assert_eq!(g.computed.value(), 0.4);
     }
 }

@@ -9,12 +9,16 @@ use iras_core::policy::Policy;
 use iras_core::ports::{
     DeploySource, Deps, IncidentRef, IncidentStore, LogSource, MetricSource, SourceError,
 };
-use iras_core::steps::{self, AnalyzeInput, EscalateInput, RequestApprovalInput, StateError, StepError};
+use iras_core::steps::{
+    self, AnalyzeInput, EscalateInput, RequestApprovalInput, StateError, StepError,
+};
 use iras_core::{
     Deployment, EscalationReason, EventKind, IncidentStatus, LogLine, MetricSample, Outcome,
     ServiceName, TimeWindow,
 };
-use iras_testkit::fakes::{FixedClock, MemoryStore, RecordingNotifier, RecordingPager, ScriptedExecutor};
+use iras_testkit::fakes::{
+    FixedClock, MemoryStore, RecordingNotifier, RecordingPager, ScriptedExecutor,
+};
 use iras_testkit::{base_time, sample_incident, sample_task_token};
 
 /// Telemetry sources that record what was asked and fail or answer nothing.
@@ -37,19 +41,32 @@ impl Sources {
 
 #[async_trait]
 impl LogSource for Sources {
-    async fn fetch_logs(&self, s: &ServiceName, w: TimeWindow, _: usize) -> Result<Vec<LogLine>, SourceError> {
+    async fn fetch_logs(
+        &self,
+        s: &ServiceName,
+        w: TimeWindow,
+        _: usize,
+    ) -> Result<Vec<LogLine>, SourceError> {
         self.answer("logs", s, w)
     }
 }
 #[async_trait]
 impl MetricSource for Sources {
-    async fn fetch_metrics(&self, s: &ServiceName, w: TimeWindow) -> Result<Vec<MetricSample>, SourceError> {
+    async fn fetch_metrics(
+        &self,
+        s: &ServiceName,
+        w: TimeWindow,
+    ) -> Result<Vec<MetricSample>, SourceError> {
         self.answer("metrics", s, w)
     }
 }
 #[async_trait]
 impl DeploySource for Sources {
-    async fn fetch_deployments(&self, s: &ServiceName, w: TimeWindow) -> Result<Vec<Deployment>, SourceError> {
+    async fn fetch_deployments(
+        &self,
+        s: &ServiceName,
+        w: TimeWindow,
+    ) -> Result<Vec<Deployment>, SourceError> {
         self.answer("deployments", s, w)
     }
 }
@@ -64,7 +81,10 @@ struct World {
 
 fn world(fail_sources: bool) -> World {
     let store = Arc::new(MemoryStore::new());
-    let sources = Arc::new(Sources { fail: fail_sources, ..Sources::default() });
+    let sources = Arc::new(Sources {
+        fail: fail_sources,
+        ..Sources::default()
+    });
     let notifier = Arc::new(RecordingNotifier::new());
     let pager = Arc::new(RecordingPager::new());
     let analyst = Arc::new(HeuristicAnalyst::default());
@@ -81,13 +101,22 @@ fn world(fail_sources: bool) -> World {
         clock: Arc::new(FixedClock(base_time())),
         policy: Policy::default(),
     };
-    World { deps, store, sources, notifier, pager }
+    World {
+        deps,
+        store,
+        sources,
+        notifier,
+        pager,
+    }
 }
 
 async fn open(w: &World) -> IncidentRef {
     let inc = sample_incident("fp-1", base_time());
     w.store.create_incident(&inc).await.unwrap();
-    IncidentRef { incident_id: inc.id, trace_id: inc.trace_id.clone() }
+    IncidentRef {
+        incident_id: inc.id,
+        trace_id: inc.trace_id.clone(),
+    }
 }
 
 #[tokio::test]
@@ -96,20 +125,39 @@ async fn every_context_source_failing_at_once_is_recorded_and_the_gate_holds() {
     let r = open(&w).await;
     steps::triage(&w.deps, r.clone()).await.unwrap();
     let g = steps::gather_context(&w.deps, r.clone()).await.unwrap();
-    let ctx = w.store.get_context(r.incident_id, g.attempt).await.unwrap().unwrap();
+    let ctx = w
+        .store
+        .get_context(r.incident_id, g.attempt)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ctx.failed_sources.len(), 3 * ctx.services.len());
-    assert!(ctx.failed_sources.iter().all(|f| !f.not_configured && f.reason.contains("503")));
+    assert!(ctx
+        .failed_sources
+        .iter()
+        .all(|f| !f.not_configured && f.reason.contains("503")));
     let out = steps::analyze_root_cause(
         &w.deps,
-        AnalyzeInput { incident_id: r.incident_id, trace_id: r.trace_id.clone(), attempt: g.attempt },
+        AnalyzeInput {
+            incident_id: r.incident_id,
+            trace_id: r.trace_id.clone(),
+            attempt: g.attempt,
+        },
     )
     .await
     .unwrap();
     assert!(!out.confident, "no evidence cannot pass the gate");
     assert!(out.can_retry);
     let events = w.store.list_events(r.incident_id).await.unwrap();
-    let gathered = events.iter().find(|e| e.kind == EventKind::ContextGathered).unwrap();
-    assert!(gathered.message.contains("unavailable"), "{}", gathered.message);
+    let gathered = events
+        .iter()
+        .find(|e| e.kind == EventKind::ContextGathered)
+        .unwrap();
+    assert!(
+        gathered.message.contains("unavailable"),
+        "{}",
+        gathered.message
+    );
 }
 
 #[tokio::test]
@@ -118,9 +166,16 @@ async fn the_next_attempt_widens_the_window_and_adds_the_services_the_hypothesis
     let r = open(&w).await;
     steps::triage(&w.deps, r.clone()).await.unwrap();
     let g1 = steps::gather_context(&w.deps, r.clone()).await.unwrap();
-    steps::analyze_root_cause(&w.deps, AnalyzeInput { incident_id: r.incident_id, trace_id: r.trace_id.clone(), attempt: g1.attempt })
-        .await
-        .unwrap();
+    steps::analyze_root_cause(
+        &w.deps,
+        AnalyzeInput {
+            incident_id: r.incident_id,
+            trace_id: r.trace_id.clone(),
+            attempt: g1.attempt,
+        },
+    )
+    .await
+    .unwrap();
     let mut inc = w.store.get_incident(r.incident_id).await.unwrap().unwrap();
     let dep = ServiceName::parse("payments-gateway").unwrap();
     inc.root_cause.as_mut().unwrap().finding.missing_services = vec![dep.clone()];
@@ -132,7 +187,10 @@ async fn the_next_attempt_widens_the_window_and_adds_the_services_the_hypothesis
     let first: Vec<_> = asked.iter().filter(|(k, _, _)| k == "logs").collect();
     let w1 = first[0].2;
     let second_services: Vec<&ServiceName> = first.iter().skip(1).map(|(_, s, _)| s).collect();
-    assert!(second_services.contains(&&dep), "the dependency is searched: {second_services:?}");
+    assert!(
+        second_services.contains(&&dep),
+        "the dependency is searched: {second_services:?}"
+    );
     let w2 = first.last().unwrap().2;
     assert!(w2.end - w2.start > w1.end - w1.start, "the window widened");
 }
@@ -145,7 +203,10 @@ async fn escalation_and_postmortem_work_whatever_failed_before_them() {
     let input = EscalateInput {
         incident_id: r.incident_id,
         trace_id: r.trace_id.clone(),
-        error: Some(StateError { error: "Iras.Unexpected".into(), cause: "store exploded".into() }),
+        error: Some(StateError {
+            error: "Iras.Unexpected".into(),
+            cause: "store exploded".into(),
+        }),
         approval: None,
         rca: None,
         apply: None,
@@ -157,9 +218,16 @@ async fn escalation_and_postmortem_work_whatever_failed_before_them() {
     steps::escalate(&w.deps, input).await.unwrap();
     assert_eq!(w.pager.pages().len(), 1);
     steps::write_postmortem(&w.deps, r.clone()).await.unwrap();
-    let pm = w.store.get_postmortem(r.incident_id).await.unwrap().unwrap();
+    let pm = w
+        .store
+        .get_postmortem(r.incident_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pm.status, IncidentStatus::Escalated);
-    assert!(matches!(pm.outcome, Some(Outcome::Escalated { ref detail, .. }) if detail.contains("store exploded")));
+    assert!(
+        matches!(pm.outcome, Some(Outcome::Escalated { ref detail, .. }) if detail.contains("store exploded"))
+    );
     // The dedup key is free again: the next firing opens a new incident.
     let inc = w.store.get_incident(r.incident_id).await.unwrap().unwrap();
     assert_eq!(w.store.dedup_holder(&inc.dedup_key).await.unwrap(), None);
@@ -199,7 +267,9 @@ async fn a_retried_approval_request_with_the_same_token_notifies_once() {
         task_token: sample_task_token(),
         timeout_seconds: 60,
     };
-    let a = steps::request_approval(&w.deps, input.clone()).await.unwrap();
+    let a = steps::request_approval(&w.deps, input.clone())
+        .await
+        .unwrap();
     let b = steps::request_approval(&w.deps, input).await.unwrap();
     assert_eq!(a, b);
     assert_eq!(w.notifier.calls().len(), 1);
@@ -213,27 +283,40 @@ async fn apply_refuses_a_plan_that_needs_approval_and_has_none() {
     let r = open(&w).await;
     give_plan(&w, &r).await;
     let err = steps::apply_remediation(&w.deps, r).await.unwrap_err();
-    assert!(matches!(err, StepError::InvalidInput(ref m) if m.contains("approv")), "{err:?}");
+    assert!(
+        matches!(err, StepError::InvalidInput(ref m) if m.contains("approv")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_step_or_a_malformed_input_is_invalid_input() {
     let w = world(false);
-    let e = steps::run_named(&w.deps, "rm-rf", serde_json::json!({})).await.unwrap_err();
+    let e = steps::run_named(&w.deps, "rm-rf", serde_json::json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(e.error_type(), "Iras.InvalidInput");
-    let e = steps::run_named(&w.deps, "triage", serde_json::json!({"incident_id": 7})).await.unwrap_err();
+    let e = steps::run_named(&w.deps, "triage", serde_json::json!({"incident_id": 7}))
+        .await
+        .unwrap_err();
     assert_eq!(e.error_type(), "Iras.InvalidInput");
 }
 
 #[test]
 fn every_lambda_event_fixture_parses_as_its_steps_input() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let w = world(false);
     for step in steps::STEP_NAMES {
-        let text = std::fs::read_to_string(format!("{dir}/{step}.json")).unwrap_or_else(|e| panic!("{step}: {e}"));
+        let text = std::fs::read_to_string(format!("{dir}/{step}.json"))
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
         let input: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let err = rt.block_on(steps::run_named(&w.deps, step, input)).unwrap_err();
+        let err = rt
+            .block_on(steps::run_named(&w.deps, step, input))
+            .unwrap_err();
         // The input parsed: the step got as far as looking the incident up.
         assert!(err.to_string().contains("does not exist"), "{step}: {err}");
     }

@@ -20,7 +20,10 @@ pub struct StepFailure(pub StepError);
 
 impl From<StepFailure> for Diagnostic {
     fn from(f: StepFailure) -> Self {
-        Diagnostic { error_type: f.0.error_type().to_owned(), error_message: f.0.to_string() }
+        Diagnostic {
+            error_type: f.0.error_type().to_owned(),
+            error_message: f.0.to_string(),
+        }
     }
 }
 
@@ -57,10 +60,23 @@ pub async fn run_step(step: &'static str) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let deps = deps.clone();
         async move {
-            let incident_id = event.payload.get("incident_id").and_then(|v| v.as_str()).unwrap_or("-").to_owned();
-            let trace_id = event.payload.get("trace_id").and_then(|v| v.as_str()).unwrap_or("-").to_owned();
-            let span = tracing::info_span!("step", step, incident_id = %incident_id, trace_id = %trace_id);
-            let result = run_named(&deps, step, event.payload).instrument(span.clone()).await;
+            let incident_id = event
+                .payload
+                .get("incident_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or("-")
+                .to_owned();
+            let trace_id = event
+                .payload
+                .get("trace_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or("-")
+                .to_owned();
+            let span =
+                tracing::info_span!("step", step, incident_id = %incident_id, trace_id = %trace_id);
+            let result = run_named(&deps, step, event.payload)
+                .instrument(span.clone())
+                .await;
             let _enter = span.enter();
             if let Err(e) = &result {
                 tracing::error!(error_type = e.error_type(), error = %e, "step failed");
@@ -81,17 +97,29 @@ const NO_SFN: &str = "no Step Functions state machine is configured for this fun
 
 #[async_trait::async_trait]
 impl iras_core::ports::WorkflowStarter for NoStateMachine {
-    async fn start(&self, _: &iras_core::ports::IncidentRef) -> Result<(), iras_core::ports::StartError> {
+    async fn start(
+        &self,
+        _: &iras_core::ports::IncidentRef,
+    ) -> Result<(), iras_core::ports::StartError> {
         Err(iras_core::ports::StartError::Unexpected(NO_SFN.into()))
     }
 }
 
 #[async_trait::async_trait]
 impl iras_core::ports::TaskCallback for NoStateMachine {
-    async fn send_success(&self, _: &iras_core::TaskToken, _: serde_json::Value) -> Result<(), iras_core::ports::CallbackError> {
+    async fn send_success(
+        &self,
+        _: &iras_core::TaskToken,
+        _: serde_json::Value,
+    ) -> Result<(), iras_core::ports::CallbackError> {
         Err(iras_core::ports::CallbackError::Unexpected(NO_SFN.into()))
     }
-    async fn send_failure(&self, _: &iras_core::TaskToken, _: &str, _: &str) -> Result<(), iras_core::ports::CallbackError> {
+    async fn send_failure(
+        &self,
+        _: &iras_core::TaskToken,
+        _: &str,
+        _: &str,
+    ) -> Result<(), iras_core::ports::CallbackError> {
         Err(iras_core::ports::CallbackError::Unexpected(NO_SFN.into()))
     }
 }

@@ -84,7 +84,10 @@ struct DecideArgs {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -103,7 +106,10 @@ pub fn main() -> ExitCode {
 fn init_logs(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -144,7 +150,10 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("could not listen on {}", a.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), resumed, "IRAS listening on http://{addr}");
-    eprintln!("IRAS listening on http://{addr} (data in {}; {resumed} execution(s) resumed)", config.data_dir.display());
+    eprintln!(
+        "IRAS listening on http://{addr} (data in {}; {resumed} execution(s) resumed)",
+        config.data_dir.display()
+    );
     axum::serve(listener, rt.router())
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -172,7 +181,10 @@ async fn shutdown_signal() {
 
 async fn print_response(res: reqwest::Response) -> anyhow::Result<ExitCode> {
     let status = res.status();
-    let text = res.text().await.context("could not read the server's answer")?;
+    let text = res
+        .text()
+        .await
+        .context("could not read the server's answer")?;
     let pretty = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
@@ -188,12 +200,18 @@ async fn print_response(res: reqwest::Response) -> anyhow::Result<ExitCode> {
 
 async fn client_get(server: &str, path: &str) -> anyhow::Result<ExitCode> {
     let url = format!("{}{path}", server.trim_end_matches('/'));
-    let res = reqwest::get(&url).await.with_context(|| format!("could not reach {url}"))?;
+    let res = reqwest::get(&url)
+        .await
+        .with_context(|| format!("could not reach {url}"))?;
     print_response(res).await
 }
 
 async fn client_decide(a: DecideArgs, verb: &str) -> anyhow::Result<ExitCode> {
-    let url = format!("{}/incidents/{}/{verb}", a.client.server.trim_end_matches('/'), a.id);
+    let url = format!(
+        "{}/incidents/{}/{verb}",
+        a.client.server.trim_end_matches('/'),
+        a.id
+    );
     let res = reqwest::Client::new()
         .post(&url)
         .json(&serde_json::json!({"approver": a.approver, "comment": a.comment}))

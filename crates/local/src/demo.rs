@@ -29,7 +29,12 @@ pub struct DemoArgs {
 }
 
 fn print_event(e: &TimelineEvent) {
-    println!("[{}] {} {}", e.at.format("%H:%M:%S"), e.kind.symbol(), e.message);
+    println!(
+        "[{}] {} {}",
+        e.at.format("%H:%M:%S"),
+        e.kind.symbol(),
+        e.message
+    );
 }
 
 /// Runs the demo.
@@ -55,21 +60,44 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!();
     let rt = Runtime::open(&config, Some(scenario.clone()), EngineOptions::default())?;
     let store = rt.deps.store.clone();
-    let id = drive(&rt, &scenario, answer, "you (iras demo)", Duration::from_secs(120), print_event).await?;
+    let id = drive(
+        &rt,
+        &scenario,
+        answer,
+        "you (iras demo)",
+        Duration::from_secs(120),
+        print_event,
+    )
+    .await?;
 
     // The evidence behind the last analysis, as the analyst saw it.
     if let Some(inc) = store.get_incident(id).await? {
         if let Some(ctx) = store.get_context(id, inc.attempts.max(1)).await? {
             println!();
             println!("Evidence of the last attempt:");
-            for t in ctx.logs.iter().filter(|t| t.level >= iras_core::LogLevel::Warn).take(5) {
+            for t in ctx
+                .logs
+                .iter()
+                .filter(|t| t.level >= iras_core::LogLevel::Warn)
+                .take(5)
+            {
                 println!("  log  ×{:<4} {:<5} {}", t.count, t.level, t.template);
             }
             for m in ctx.metrics.iter().filter(|m| m.anomalous).take(5) {
-                println!("  metric {} {} = {} (baseline {})", m.service, m.name, m.current, m.baseline);
+                println!(
+                    "  metric {} {} = {} (baseline {})",
+                    m.service, m.name, m.current, m.baseline
+                );
             }
             for d in ctx.deployments.iter().take(3) {
-                println!("  deploy {} {} at {} by {}: {}", d.service, d.version, d.at.format("%H:%M"), d.author, d.description);
+                println!(
+                    "  deploy {} {} at {} by {}: {}",
+                    d.service,
+                    d.version,
+                    d.at.format("%H:%M"),
+                    d.author,
+                    d.description
+                );
             }
         }
     }
@@ -79,7 +107,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Some(pm) => println!("{}", pm.to_markdown()),
         None => println!("(no post-mortem was written)"),
     }
-    let final_status = store.get_incident(id).await?.map(|i| i.status.to_string()).unwrap_or_default();
+    let final_status = store
+        .get_incident(id)
+        .await?
+        .map(|i| i.status.to_string())
+        .unwrap_or_default();
     println!("Incident {id} ended {final_status}.");
     Ok(ExitCode::SUCCESS)
 }

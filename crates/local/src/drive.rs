@@ -31,13 +31,20 @@ pub fn default_scenarios_dir() -> PathBuf {
     if here.is_dir() {
         return here;
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/scenarios"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/scenarios"
+    ))
 }
 
 /// Finds a scenario by path, or by name under the repository's scenarios.
 pub fn resolve_scenario(name_or_path: &str) -> anyhow::Result<(PathBuf, Scenario)> {
     let p = Path::new(name_or_path);
-    let path = if p.exists() { p.to_path_buf() } else { default_scenarios_dir().join(name_or_path) };
+    let path = if p.exists() {
+        p.to_path_buf()
+    } else {
+        default_scenarios_dir().join(name_or_path)
+    };
     if !path.exists() {
         bail!(
             "no scenario {name_or_path:?}: give a scenario directory, a scenario.json, or a name under {}",
@@ -63,7 +70,9 @@ pub async fn call(
         .context("could not build the request")?;
     let res = rt.router().oneshot(req).await.context("the API failed")?;
     let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024).await.context("could not read the answer")?;
+    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
+        .await
+        .context("could not read the answer")?;
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
     Ok((status, json))
 }
@@ -115,9 +124,14 @@ pub async fn drive(
         if !answered && answer != Answer::Ignore {
             if let Some(inc) = rt.deps.store.get_incident(id).await? {
                 if inc.status == IncidentStatus::AwaitingApproval {
-                    let verb = if answer == Answer::Approve { "approve" } else { "reject" };
+                    let verb = if answer == Answer::Approve {
+                        "approve"
+                    } else {
+                        "reject"
+                    };
                     let body = serde_json::to_vec(&serde_json::json!({"approver": approver}))?;
-                    let (st, j) = call(rt, "POST", &format!("/incidents/{id}/{verb}"), body).await?;
+                    let (st, j) =
+                        call(rt, "POST", &format!("/incidents/{id}/{verb}"), body).await?;
                     if !st.is_success() {
                         bail!("the {verb} call failed: {st} {j}");
                     }

@@ -55,7 +55,11 @@ fn mark(pair: &(String, String)) -> String {
 /// the incident to a human without a plan (escalation below the confidence gate).
 fn first_action(inc: &iras_core::Incident) -> String {
     match (&inc.plan, &inc.outcome) {
-        (Some(p), _) => p.steps.first().map(|s| s.action.kind().to_string()).unwrap_or_else(|| "none".into()),
+        (Some(p), _) => p
+            .steps
+            .first()
+            .map(|s| s.action.kind().to_string())
+            .unwrap_or_else(|| "none".into()),
         (None, Some(iras_core::Outcome::Escalated { .. })) => "manual".into(),
         (None, _) => "none".into(),
     }
@@ -77,22 +81,46 @@ pub async fn evaluate(dir: &std::path::Path) -> anyhow::Result<Vec<Row>> {
         config.data_dir = tmp.path().to_path_buf();
         config.lambda_endpoint = None;
         let rt = Runtime::open(&config, Some(scenario.clone()), EngineOptions::default())?;
-        let id = drive(&rt, &scenario, Answer::Approve, "iras eval", Duration::from_secs(60), |_| {})
-            .await
-            .with_context(|| format!("scenario {} did not run", scenario.name))?;
-        let inc = rt.deps.store.get_incident(id).await?.context("the incident vanished")?;
+        let id = drive(
+            &rt,
+            &scenario,
+            Answer::Approve,
+            "iras eval",
+            Duration::from_secs(60),
+            |_| {},
+        )
+        .await
+        .with_context(|| format!("scenario {} did not run", scenario.name))?;
+        let inc = rt
+            .deps
+            .store
+            .get_incident(id)
+            .await?
+            .context("the incident vanished")?;
         let e = &scenario.expect;
-        let join = |v: &[iras_core::ServiceName]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+        let join = |v: &[iras_core::ServiceName]| {
+            v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+        };
         rows.push(Row {
             name: scenario.name.clone(),
             severity: (
-                e.severity.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                inc.severity.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
+                e.severity
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                inc.severity
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into()),
             ),
-            services: (join(&e.services), join(&inc.services[..inc.services.len().min(e.services.len().max(1))])),
+            services: (
+                join(&e.services),
+                join(&inc.services[..inc.services.len().min(e.services.len().max(1))]),
+            ),
             root_cause: (
                 e.root_cause.to_string(),
-                inc.root_cause.as_ref().map(|h| h.finding.category.to_string()).unwrap_or_else(|| "none".into()),
+                inc.root_cause
+                    .as_ref()
+                    .map(|h| h.finding.category.to_string())
+                    .unwrap_or_else(|| "none".into()),
             ),
             first_action: (
                 e.first_action.clone().unwrap_or_else(|| "-".into()),
@@ -107,7 +135,10 @@ pub async fn evaluate(dir: &std::path::Path) -> anyhow::Result<Vec<Row>> {
 pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let dir = args.dir.unwrap_or_else(default_scenarios_dir);
     let rows = evaluate(&dir).await?;
-    println!("{:<34} {:<16} {:<40} {:<44} first action", "scenario", "severity", "services", "root cause");
+    println!(
+        "{:<34} {:<16} {:<40} {:<44} first action",
+        "scenario", "severity", "services", "root cause"
+    );
     for r in &rows {
         println!(
             "{:<34} {:<16} {:<40} {:<44} {}",

@@ -20,8 +20,8 @@ use iras_core::TaskToken;
 use serde_json::{json, Value};
 
 use crate::asl::{
-    self, Definition, Engine, EngineOptions, ExecutionStore, LambdaInvokeClient, SqliteExecutionStore,
-    StartOutcome, TaskFailure, TaskInvoker,
+    self, Definition, Engine, EngineOptions, ExecutionStore, LambdaInvokeClient,
+    SqliteExecutionStore, StartOutcome, TaskFailure, TaskInvoker,
 };
 
 /// The workflow definition, compiled in from the repository root so the binary runs the very file
@@ -41,10 +41,15 @@ pub fn substitutions() -> HashMap<String, String> {
                 .split('-')
                 .map(|w| {
                     let mut c = w.chars();
-                    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
                 })
                 .collect();
-            (format!("{pascal}FunctionArn"), format!("arn:aws:lambda:local:000000000000:function:{step}"))
+            (
+                format!("{pascal}FunctionArn"),
+                format!("arn:aws:lambda:local:000000000000:function:{step}"),
+            )
         })
         .collect()
 }
@@ -86,7 +91,10 @@ impl InProcessInvoker {
         let step = function_name(function);
         run_named(&self.deps, step, payload)
             .await
-            .map_err(|e| TaskFailure { error: e.error_type().to_owned(), cause: e.to_string() })
+            .map_err(|e| TaskFailure {
+                error: e.error_type().to_owned(),
+                cause: e.to_string(),
+            })
     }
 }
 
@@ -94,11 +102,19 @@ impl InProcessInvoker {
 impl TaskInvoker for InProcessInvoker {
     async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskFailure> {
         if let Some(rest) = resource.strip_prefix(LAMBDA_INVOKE) {
-            let function = input.get("FunctionName").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let function = input
+                .get("FunctionName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let payload = input.get("Payload").cloned().unwrap_or(Value::Null);
             let result = self.call(&function, payload).await?;
             // AWS wraps the optimized integration's result; with .waitForTaskToken it is ignored.
-            return Ok(if rest.is_empty() { json!({"Payload": result, "StatusCode": 200}) } else { result });
+            return Ok(if rest.is_empty() {
+                json!({"Payload": result, "StatusCode": 200})
+            } else {
+                result
+            });
         }
         self.call(resource, input).await
     }
@@ -120,8 +136,13 @@ impl LocalWorkflow {
 #[async_trait]
 impl WorkflowStarter for LocalWorkflow {
     async fn start(&self, incident: &IncidentRef) -> Result<(), StartError> {
-        let input = serde_json::to_value(incident).map_err(|e| StartError::Unexpected(e.to_string()))?;
-        match self.engine.start_execution(&incident.incident_id.to_string(), input).await {
+        let input =
+            serde_json::to_value(incident).map_err(|e| StartError::Unexpected(e.to_string()))?;
+        match self
+            .engine
+            .start_execution(&incident.incident_id.to_string(), input)
+            .await
+        {
             Ok(StartOutcome::Started { .. }) | Ok(StartOutcome::AlreadyExists { .. }) => Ok(()),
             Err(e) => Err(StartError::Unavailable(e.to_string())),
         }
@@ -131,11 +152,22 @@ impl WorkflowStarter for LocalWorkflow {
 #[async_trait]
 impl TaskCallback for LocalWorkflow {
     async fn send_success(&self, token: &TaskToken, output: Value) -> Result<(), CallbackError> {
-        self.engine.send_task_success(token.expose(), output).await.map_err(map_callback)
+        self.engine
+            .send_task_success(token.expose(), output)
+            .await
+            .map_err(map_callback)
     }
 
-    async fn send_failure(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), CallbackError> {
-        self.engine.send_task_failure(token.expose(), error, cause).await.map_err(map_callback)
+    async fn send_failure(
+        &self,
+        token: &TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), CallbackError> {
+        self.engine
+            .send_task_failure(token.expose(), error, cause)
+            .await
+            .map_err(map_callback)
     }
 }
 
@@ -160,18 +192,29 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("deps", &self.deps).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("deps", &self.deps)
+            .finish_non_exhaustive()
     }
 }
 
 impl Runtime {
     /// Opens the embedded store in `config.data_dir` and wires the engine to it. Executions left
     /// unfinished by a previous process are not resumed until [`Runtime::resume`] is called.
-    pub fn open(config: &Config, scenario: Option<Scenario>, options: EngineOptions) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("could not create the data directory {}", config.data_dir.display()))?;
+    pub fn open(
+        config: &Config,
+        scenario: Option<Scenario>,
+        options: EngineOptions,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "could not create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
         let db = config.database_path();
-        let store = SqliteStore::open(&db).with_context(|| format!("could not open the store at {}", db.display()))?;
+        let store = SqliteStore::open(&db)
+            .with_context(|| format!("could not open the store at {}", db.display()))?;
         let deps = build_deps(Arc::new(store), config.policy.clone(), scenario);
         Self::with_deps(deps, &db, config.lambda_endpoint.as_deref(), options)
     }
@@ -183,23 +226,38 @@ impl Runtime {
         lambda_endpoint: Option<&str>,
         options: EngineOptions,
     ) -> anyhow::Result<Self> {
-        let executions: Arc<dyn ExecutionStore> = Arc::new(
-            SqliteExecutionStore::open(executions_db)
-                .with_context(|| format!("could not open the execution store at {}", executions_db.display()))?,
-        );
+        let executions: Arc<dyn ExecutionStore> =
+            Arc::new(SqliteExecutionStore::open(executions_db).with_context(|| {
+                format!(
+                    "could not open the execution store at {}",
+                    executions_db.display()
+                )
+            })?);
         let invoker: Arc<dyn TaskInvoker> = match lambda_endpoint {
             Some(url) => Arc::new(LambdaInvokeClient::new(url)),
             None => Arc::new(InProcessInvoker::new(deps.clone())),
         };
-        let engine = Arc::new(Engine::new(Arc::new(definition()?), invoker, executions, options));
+        let engine = Arc::new(Engine::new(
+            Arc::new(definition()?),
+            invoker,
+            executions,
+            options,
+        ));
         let workflow = Arc::new(LocalWorkflow::new(engine.clone()));
-        let app = AppState { deps: deps.clone(), starter: workflow.clone(), callback: workflow };
+        let app = AppState {
+            deps: deps.clone(),
+            starter: workflow.clone(),
+            callback: workflow,
+        };
         Ok(Self { deps, engine, app })
     }
 
     /// Resumes executions a previous process left unfinished; fires deadlines that passed.
     pub async fn resume(&self) -> anyhow::Result<usize> {
-        self.engine.resume().await.map_err(|e| anyhow::anyhow!("could not resume executions: {e}"))
+        self.engine
+            .resume()
+            .await
+            .map_err(|e| anyhow::anyhow!("could not resume executions: {e}"))
     }
 
     /// The HTTP API.

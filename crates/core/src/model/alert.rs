@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::ids::ServiceName;
 
 /// The monitoring system a webhook came from; also the `{source}` segment of `POST /webhook/{source}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSource {
     /// The generic JSON shape (`title`, `service`, `severity`, free fields).
@@ -81,7 +83,9 @@ pub enum AlertStatus {
 }
 
 /// A stable key for "the same alert": repeats carry the same fingerprint and attach to one incident.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Fingerprint(String);
 

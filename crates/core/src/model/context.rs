@@ -29,7 +29,9 @@ impl TimeWindow {
 }
 
 /// Log severity, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Debug output.
@@ -282,7 +284,8 @@ impl ContextBundle {
         mut deployments: Vec<Deployment>,
         failed_sources: Vec<SourceFailure>,
     ) -> Self {
-        let mut metrics: Vec<MetricAnomaly> = metrics.iter().map(MetricAnomaly::from_sample).collect();
+        let mut metrics: Vec<MetricAnomaly> =
+            metrics.iter().map(MetricAnomaly::from_sample).collect();
         metrics.sort_by_key(|m| std::cmp::Reverse(m.anomalous));
         deployments.sort_by_key(|d| std::cmp::Reverse(d.at));
         Self {
@@ -307,11 +310,23 @@ fn variable_parts() -> &'static [(Regex, &'static str)] {
     RE.get_or_init(|| {
         // Order matters: the most specific shapes first, so a UUID is not eaten digit by digit.
         [
-            (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<*>"),
+            (
+                r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+                "<*>",
+            ),
             (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "<*>"),
-            (r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?", "<*>"),
-            (r"\b(?:0x)?[0-9a-fA-F]*\d[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b", "<*>"),
-            (r"\b(?:0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b", "<*>"),
+            (
+                r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+                "<*>",
+            ),
+            (
+                r"\b(?:0x)?[0-9a-fA-F]*\d[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b",
+                "<*>",
+            ),
+            (
+                r"\b(?:0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b",
+                "<*>",
+            ),
             (r#""[^"\n]{0,200}""#, "\"<*>\""),
             // Values of id-like keys (`order_id=ord_x7Kq`, `request-id: abc`) vary per line.
             (r"(?i)\b([a-z_.-]*id)([=:] ?)[^\s,;)]+", "${1}${2}<*>"),
@@ -403,7 +418,12 @@ mod tests {
     #[test]
     fn repeated_errors_with_different_ids_fold_into_one_template_with_a_count() {
         let lines: Vec<_> = (0..50)
-            .map(|i| line(&format!("timeout after {i}ms calling 10.0.0.{i}:5432 for order 7f3a9c{i}e"), LogLevel::Error))
+            .map(|i| {
+                line(
+                    &format!("timeout after {i}ms calling 10.0.0.{i}:5432 for order 7f3a9c{i}e"),
+                    LogLevel::Error,
+                )
+            })
             .chain([line("GET /healthz 200", LogLevel::Info)])
             .collect();
         let folded = fold_logs(&lines);
@@ -411,12 +431,16 @@ mod tests {
         assert_eq!(folded[0].count, 50);
         assert_eq!(folded[0].level, LogLevel::Error);
         assert_eq!(folded[0].samples.len(), 3);
-        assert!(folded[0].template.starts_with("timeout after <*> calling <*>"));
+        assert!(folded[0]
+            .template
+            .starts_with("timeout after <*> calling <*>"));
     }
 
     #[test]
     fn the_rare_fatal_line_sorts_before_the_frequent_info_lines() {
-        let mut lines: Vec<_> = (0..100).map(|i| line(&format!("served request {i}"), LogLevel::Info)).collect();
+        let mut lines: Vec<_> = (0..100)
+            .map(|i| line(&format!("served request {i}"), LogLevel::Info))
+            .collect();
         lines.push(line("panic: out of memory", LogLevel::Fatal));
         let folded = fold_logs(&lines);
         assert_eq!(folded[0].template, "panic: out of memory");

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::ids::ServiceName;
 
 /// How risky a step is. Ordered: `Low < Medium < High`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Risk {
     /// Easily undone, small blast radius.
@@ -168,25 +170,40 @@ impl Action {
     /// undone by another action, so they have none.
     pub fn inverse(&self) -> Option<Action> {
         match self {
-            Self::RollbackDeployment { service, from_version, to_version } => {
-                Some(Self::RollbackDeployment {
-                    service: service.clone(),
-                    from_version: to_version.clone(),
-                    to_version: from_version.clone(),
-                })
-            }
-            Self::ScaleService { service, from_replicas, to_replicas } => Some(Self::ScaleService {
+            Self::RollbackDeployment {
+                service,
+                from_version,
+                to_version,
+            } => Some(Self::RollbackDeployment {
+                service: service.clone(),
+                from_version: to_version.clone(),
+                to_version: from_version.clone(),
+            }),
+            Self::ScaleService {
+                service,
+                from_replicas,
+                to_replicas,
+            } => Some(Self::ScaleService {
                 service: service.clone(),
                 from_replicas: *to_replicas,
                 to_replicas: *from_replicas,
             }),
-            Self::SetConfig { service, key, from_value, to_value } => Some(Self::SetConfig {
+            Self::SetConfig {
+                service,
+                key,
+                from_value,
+                to_value,
+            } => Some(Self::SetConfig {
                 service: service.clone(),
                 key: key.clone(),
                 from_value: to_value.clone(),
                 to_value: from_value.clone(),
             }),
-            Self::ToggleFeatureFlag { service, flag, enabled } => Some(Self::ToggleFeatureFlag {
+            Self::ToggleFeatureFlag {
+                service,
+                flag,
+                enabled,
+            } => Some(Self::ToggleFeatureFlag {
                 service: service.clone(),
                 flag: flag.clone(),
                 enabled: !enabled,
@@ -203,9 +220,11 @@ impl Action {
     pub fn is_blank(&self) -> bool {
         let blank = |s: &str| s.trim().is_empty();
         match self {
-            Self::RollbackDeployment { from_version, to_version, .. } => {
-                blank(from_version) || blank(to_version)
-            }
+            Self::RollbackDeployment {
+                from_version,
+                to_version,
+                ..
+            } => blank(from_version) || blank(to_version),
             Self::SetConfig { key, to_value, .. } => blank(key) || blank(to_value),
             Self::ToggleFeatureFlag { flag, .. } => blank(flag),
             Self::RunRunbook { runbook, .. } => blank(runbook),
@@ -218,30 +237,59 @@ impl Action {
     /// A human-readable command that says exactly what will run.
     pub fn command(&self) -> String {
         match self {
-            Self::RollbackDeployment { service, from_version, to_version } => {
+            Self::RollbackDeployment {
+                service,
+                from_version,
+                to_version,
+            } => {
                 format!("deploy {service} {to_version} (replacing {from_version})")
             }
             Self::RestartService { service } => format!("rolling restart of {service}"),
-            Self::ScaleService { service, from_replicas, to_replicas } => {
+            Self::ScaleService {
+                service,
+                from_replicas,
+                to_replicas,
+            } => {
                 format!("scale {service} from {from_replicas} to {to_replicas} replicas")
             }
-            Self::SetConfig { service, key, from_value, to_value } => {
+            Self::SetConfig {
+                service,
+                key,
+                from_value,
+                to_value,
+            } => {
                 format!("set {service} config {key} = {to_value:?} (was {from_value:?})")
             }
-            Self::ToggleFeatureFlag { service, flag, enabled } => {
+            Self::ToggleFeatureFlag {
+                service,
+                flag,
+                enabled,
+            } => {
                 let state = if *enabled { "on" } else { "off" };
                 format!("turn feature flag {flag} {state} for {service}")
             }
-            Self::RunRunbook { service, runbook, parameters } => {
+            Self::RunRunbook {
+                service,
+                runbook,
+                parameters,
+            } => {
                 let params: Vec<String> =
                     parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 if params.is_empty() {
                     format!("run runbook {runbook} for {service}")
                 } else {
-                    format!("run runbook {runbook} for {service} with {}", params.join(" "))
+                    format!(
+                        "run runbook {runbook} for {service} with {}",
+                        params.join(" ")
+                    )
                 }
             }
-            Self::VerifyMetric { service, metric, comparison, threshold } => {
+            Self::VerifyMetric {
+                service,
+                metric,
+                comparison,
+                threshold,
+            } => {
                 let op = match comparison {
                     Comparison::Below => "<",
                     Comparison::Above => ">",

@@ -51,10 +51,14 @@ impl Durations {
             _ => None,
         };
         let start = first(EventKind::Ingested);
-        let decision = [EventKind::Approved, EventKind::Rejected, EventKind::ApprovalTimedOut]
-            .into_iter()
-            .filter_map(first)
-            .min();
+        let decision = [
+            EventKind::Approved,
+            EventKind::Rejected,
+            EventKind::ApprovalTimedOut,
+        ]
+        .into_iter()
+        .filter_map(first)
+        .min();
         let close = [EventKind::Resolved, EventKind::Escalated]
             .into_iter()
             .filter_map(first)
@@ -141,10 +145,26 @@ impl PostMortem {
         let _ = writeln!(md, "- **Severity:** {sev}");
         let _ = writeln!(md, "- **Services:** {}", services.join(", "));
         let _ = writeln!(md, "- **Status:** {}", self.status);
-        let _ = writeln!(md, "- **Time to triage:** {}", human_secs(self.durations.to_triage_secs));
-        let _ = writeln!(md, "- **Time to root cause:** {}", human_secs(self.durations.to_root_cause_secs));
-        let _ = writeln!(md, "- **Waiting for a decision:** {}", human_secs(self.durations.awaiting_decision_secs));
-        let _ = writeln!(md, "- **Time to close:** {}", human_secs(self.durations.to_close_secs));
+        let _ = writeln!(
+            md,
+            "- **Time to triage:** {}",
+            human_secs(self.durations.to_triage_secs)
+        );
+        let _ = writeln!(
+            md,
+            "- **Time to root cause:** {}",
+            human_secs(self.durations.to_root_cause_secs)
+        );
+        let _ = writeln!(
+            md,
+            "- **Waiting for a decision:** {}",
+            human_secs(self.durations.awaiting_decision_secs)
+        );
+        let _ = writeln!(
+            md,
+            "- **Time to close:** {}",
+            human_secs(self.durations.to_close_secs)
+        );
         let _ = writeln!(md);
         let _ = writeln!(md, "## Summary\n\n{}\n", md_escape(&self.narrative.summary));
         let _ = writeln!(md, "## Impact\n\n{}\n", md_escape(&self.narrative.impact));
@@ -163,7 +183,11 @@ impl PostMortem {
                     let _ = writeln!(md, "- Contributing: {}", md_escape(f));
                 }
                 for e in &rc.finding.evidence {
-                    let _ = writeln!(md, "- Evidence: `{}`", e.replace('`', "'").replace('\n', " "));
+                    let _ = writeln!(
+                        md,
+                        "- Evidence: `{}`",
+                        e.replace('`', "'").replace('\n', " ")
+                    );
                 }
                 let _ = writeln!(md);
             }
@@ -195,13 +219,22 @@ impl PostMortem {
             Some(Outcome::Resolved { steps }) => {
                 let _ = writeln!(md, "Resolved after {} step(s) were applied.\n", steps.len());
             }
-            Some(Outcome::Escalated { reason, detail, paged, .. }) => {
+            Some(Outcome::Escalated {
+                reason,
+                detail,
+                paged,
+                ..
+            }) => {
                 let _ = writeln!(
                     md,
                     "Escalated: {} ({}). {}\n",
                     reason.describe(),
                     md_escape(detail),
-                    if *paged { "On-call was paged." } else { "No page was sent." }
+                    if *paged {
+                        "On-call was paged."
+                    } else {
+                        "No page was sent."
+                    }
                 );
             }
             None => {
@@ -210,7 +243,12 @@ impl PostMortem {
         }
         let _ = writeln!(md, "## Timeline (UTC)\n");
         for e in &self.timeline {
-            let _ = writeln!(md, "- {} — {}", e.at.format("%H:%M:%S"), md_escape(&e.message));
+            let _ = writeln!(
+                md,
+                "- {} — {}",
+                e.at.format("%H:%M:%S"),
+                md_escape(&e.message)
+            );
         }
         let _ = writeln!(md);
         if !self.narrative.lessons.is_empty() {
@@ -266,6 +304,9 @@ mod tests {
 
     #[test]
     fn markdown_escapes_hostile_titles() {
-        assert_eq!(md_escape("# [click](http://x) <b>"), "\\# \\[click\\](http://x) \\<b\\>");
+        assert_eq!(
+            md_escape("# [click](http://x) <b>"),
+            "\\# \\[click\\](http://x) \\<b\\>"
+        );
     }
 }

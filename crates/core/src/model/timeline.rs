@@ -93,7 +93,13 @@ pub struct TimelineEvent {
 impl TimelineEvent {
     /// An event with no structured detail.
     pub fn new(at: DateTime<Utc>, kind: EventKind, message: impl Into<String>) -> Self {
-        Self { at, kind, step: None, message: message.into(), data: serde_json::Value::Null }
+        Self {
+            at,
+            kind,
+            step: None,
+            message: message.into(),
+            data: serde_json::Value::Null,
+        }
     }
 
     /// Names the step that recorded it.

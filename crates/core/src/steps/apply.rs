@@ -24,7 +24,10 @@ pub async fn apply_remediation(deps: &Deps, input: IncidentRef) -> Result<ApplyO
     let mut incident = load(deps, input.incident_id).await?;
     if let Some(Outcome::Resolved { steps }) = &incident.outcome {
         // A retried invocation after success must not run the plan twice.
-        return Ok(ApplyOutput { outcome: "resolved".into(), applied: steps.len() });
+        return Ok(ApplyOutput {
+            outcome: "resolved".into(),
+            applied: steps.len(),
+        });
     }
     let plan = incident
         .plan
@@ -57,13 +60,23 @@ pub async fn apply_remediation(deps: &Deps, input: IncidentRef) -> Result<ApplyO
             via: DecisionChannel::Policy,
         };
         let msg = "Auto-approved by policy: every step is low risk and reversible";
-        record(deps, incident.id, "apply-remediation", EventKind::Approved, msg, json!({"decision": d}))
-            .await?;
+        record(
+            deps,
+            incident.id,
+            "apply-remediation",
+            EventKind::Approved,
+            msg,
+            json!({"decision": d}),
+        )
+        .await?;
     }
 
     incident.status = IncidentStatus::Remediating;
     save(deps, &mut incident).await?;
-    let _ = deps.notifier.progress(&incident, "Applying the approved plan").await;
+    let _ = deps
+        .notifier
+        .progress(&incident, "Applying the approved plan")
+        .await;
 
     let mut reports: Vec<StepReport> = Vec::new();
     let mut failed: Option<(usize, String)> = None;
@@ -71,14 +84,34 @@ pub async fn apply_remediation(deps: &Deps, input: IncidentRef) -> Result<ApplyO
         match deps.executor.execute(incident.id, &step.action).await {
             Ok(detail) => {
                 let msg = format!("Step {} applied: {} ({detail})", index + 1, step.command);
-                record(deps, incident.id, "apply-remediation", EventKind::StepApplied, msg, json!({"index": index}))
-                    .await?;
-                reports.push(StepReport { index, command: step.command.clone(), ok: true, detail, rolled_back: false });
+                record(
+                    deps,
+                    incident.id,
+                    "apply-remediation",
+                    EventKind::StepApplied,
+                    msg,
+                    json!({"index": index}),
+                )
+                .await?;
+                reports.push(StepReport {
+                    index,
+                    command: step.command.clone(),
+                    ok: true,
+                    detail,
+                    rolled_back: false,
+                });
             }
             Err(e) => {
                 let msg = format!("Step {} failed: {} ({e})", index + 1, step.command);
-                record(deps, incident.id, "apply-remediation", EventKind::StepFailed, msg, json!({"index": index}))
-                    .await?;
+                record(
+                    deps,
+                    incident.id,
+                    "apply-remediation",
+                    EventKind::StepFailed,
+                    msg,
+                    json!({"index": index}),
+                )
+                .await?;
                 reports.push(StepReport {
                     index,
                     command: step.command.clone(),
@@ -97,10 +130,27 @@ pub async fn apply_remediation(deps: &Deps, input: IncidentRef) -> Result<ApplyO
         incident.status = IncidentStatus::Resolved;
         incident.outcome = Some(Outcome::Resolved { steps: reports });
         save(deps, &mut incident).await?;
-        let msg = format!("Resolved: {applied} step(s) applied by {}", deps.executor.name());
-        record(deps, incident.id, "apply-remediation", EventKind::Resolved, msg, json!(null)).await?;
-        let _ = deps.notifier.progress(&incident, "Remediation applied; incident resolved").await;
-        return Ok(ApplyOutput { outcome: "resolved".into(), applied });
+        let msg = format!(
+            "Resolved: {applied} step(s) applied by {}",
+            deps.executor.name()
+        );
+        record(
+            deps,
+            incident.id,
+            "apply-remediation",
+            EventKind::Resolved,
+            msg,
+            json!(null),
+        )
+        .await?;
+        let _ = deps
+            .notifier
+            .progress(&incident, "Remediation applied; incident resolved")
+            .await;
+        return Ok(ApplyOutput {
+            outcome: "resolved".into(),
+            applied,
+        });
     };
 
     // Undo what was done, newest first, so each rollback sees the state its step left behind.
@@ -108,25 +158,58 @@ pub async fn apply_remediation(deps: &Deps, input: IncidentRef) -> Result<ApplyO
         let step = &plan.steps[i];
         let Some(rollback) = &step.rollback else {
             if !step.action.is_read_only() {
-                let msg = format!("Step {} has no rollback and stays applied: {}", i + 1, step.command);
-                record(deps, incident.id, "apply-remediation", EventKind::Warning, msg, json!({"index": i}))
-                    .await?;
+                let msg = format!(
+                    "Step {} has no rollback and stays applied: {}",
+                    i + 1,
+                    step.command
+                );
+                record(
+                    deps,
+                    incident.id,
+                    "apply-remediation",
+                    EventKind::Warning,
+                    msg,
+                    json!({"index": i}),
+                )
+                .await?;
             }
             continue;
         };
         match deps.executor.execute(incident.id, rollback).await {
             Ok(detail) => {
-                let msg = format!("Step {} rolled back: {} ({detail})", i + 1, rollback.command());
-                record(deps, incident.id, "apply-remediation", EventKind::StepRolledBack, msg, json!({"index": i}))
-                    .await?;
+                let msg = format!(
+                    "Step {} rolled back: {} ({detail})",
+                    i + 1,
+                    rollback.command()
+                );
+                record(
+                    deps,
+                    incident.id,
+                    "apply-remediation",
+                    EventKind::StepRolledBack,
+                    msg,
+                    json!({"index": i}),
+                )
+                .await?;
                 if let Some(r) = reports.iter_mut().find(|r| r.index == i) {
                     r.rolled_back = true;
                 }
             }
             Err(e) => {
-                let msg = format!("Rollback of step {} FAILED: {} ({e}); a human must check", i + 1, rollback.command());
-                record(deps, incident.id, "apply-remediation", EventKind::StepFailed, msg, json!({"index": i}))
-                    .await?;
+                let msg = format!(
+                    "Rollback of step {} FAILED: {} ({e}); a human must check",
+                    i + 1,
+                    rollback.command()
+                );
+                record(
+                    deps,
+                    incident.id,
+                    "apply-remediation",
+                    EventKind::StepFailed,
+                    msg,
+                    json!({"index": i}),
+                )
+                .await?;
             }
         }
     }
@@ -137,5 +220,8 @@ pub async fn apply_remediation(deps: &Deps, input: IncidentRef) -> Result<ApplyO
         steps: reports,
     });
     save(deps, &mut incident).await?;
-    Ok(ApplyOutput { outcome: "rolled_back".into(), applied: failed_index })
+    Ok(ApplyOutput {
+        outcome: "rolled_back".into(),
+        applied: failed_index,
+    })
 }

@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::ids::{ApprovalId, IncidentId, TaskToken, TraceId};
-use crate::model::{
-    ApprovalRecord, Decision, DecisionChannel, EventKind, IncidentStatus, Verdict,
-};
+use crate::model::{ApprovalRecord, Decision, DecisionChannel, EventKind, IncidentStatus, Verdict};
 use crate::ports::{CallbackError, DecideError, Deps, StoreError, TaskCallback};
 use crate::steps::{load, record, save, StepError};
 
@@ -42,7 +40,9 @@ pub async fn request_approval(
     if let Some(existing) = &incident.approval_id {
         if let Some(rec) = deps.store.get_approval(existing).await? {
             if rec.task_token == input.task_token {
-                return Ok(RequestApprovalOutput { approval_id: rec.id });
+                return Ok(RequestApprovalOutput {
+                    approval_id: rec.id,
+                });
             }
         }
     }
@@ -50,7 +50,9 @@ pub async fn request_approval(
         return Err(StepError::InvalidInput("no plan to approve".into()));
     }
     let now = deps.clock.now();
-    let secs = i64::try_from(input.timeout_seconds).unwrap_or(i64::MAX / 2_000).max(1);
+    let secs = i64::try_from(input.timeout_seconds)
+        .unwrap_or(i64::MAX / 2_000)
+        .max(1);
     let record_ = ApprovalRecord {
         id: ApprovalId::generate(),
         incident_id: incident.id,
@@ -70,12 +72,34 @@ pub async fn request_approval(
         record_.deadline.format("%H:%M:%S UTC")
     );
     let data = json!({"approval_id": record_.id, "deadline": record_.deadline});
-    record(deps, incident.id, "request-approval", EventKind::ApprovalRequested, msg, data).await?;
-    if let Err(e) = deps.notifier.approval_requested(&incident, &record_.id, record_.deadline).await {
+    record(
+        deps,
+        incident.id,
+        "request-approval",
+        EventKind::ApprovalRequested,
+        msg,
+        data,
+    )
+    .await?;
+    if let Err(e) = deps
+        .notifier
+        .approval_requested(&incident, &record_.id, record_.deadline)
+        .await
+    {
         let msg = format!("Approvers could not be notified: {e}");
-        record(deps, incident.id, "request-approval", EventKind::Warning, msg, json!(null)).await?;
+        record(
+            deps,
+            incident.id,
+            "request-approval",
+            EventKind::Warning,
+            msg,
+            json!(null),
+        )
+        .await?;
     }
-    Ok(RequestApprovalOutput { approval_id: record_.id })
+    Ok(RequestApprovalOutput {
+        approval_id: record_.id,
+    })
 }
 
 /// Why a decision was not taken.
@@ -125,9 +149,15 @@ pub async fn decide(
     let by = crate::model::truncate(by.trim(), 200);
     let decision = Decision {
         verdict,
-        by: if by.is_empty() { "anonymous".into() } else { by },
+        by: if by.is_empty() {
+            "anonymous".into()
+        } else {
+            by
+        },
         at: deps.clock.now(),
-        comment: comment.map(|c| crate::model::truncate(c.trim(), 2000)).filter(|c| !c.is_empty()),
+        comment: comment
+            .map(|c| crate::model::truncate(c.trim(), 2000))
+            .filter(|c| !c.is_empty()),
         via,
     };
     let rec = match deps.store.decide_approval(&approval_id, &decision).await {
@@ -139,8 +169,19 @@ pub async fn decide(
     };
     let output = json!({"decision": verdict.as_str(), "approver": decision.by});
     if let Err(e) = callback.send_success(&rec.task_token, output).await {
-        let msg = format!("Decision by {} could not resume the workflow: {e}", decision.by);
-        let _ = record(deps, incident_id, "approval", EventKind::Warning, msg, json!(null)).await;
+        let msg = format!(
+            "Decision by {} could not resume the workflow: {e}",
+            decision.by
+        );
+        let _ = record(
+            deps,
+            incident_id,
+            "approval",
+            EventKind::Warning,
+            msg,
+            json!(null),
+        )
+        .await;
         return Err(match e {
             CallbackError::TimedOut | CallbackError::Unknown => DecideFailure::Gone(e.to_string()),
             CallbackError::Unexpected(m) => DecideFailure::Unavailable(m),
@@ -150,12 +191,25 @@ pub async fn decide(
         Verdict::Approved => (EventKind::Approved, "Approved"),
         Verdict::Rejected => (EventKind::Rejected, "Rejected"),
     };
-    let mut msg = format!("{word} by {} via {:?}", decision.by, via).replace("via Rest", "via REST");
+    let mut msg =
+        format!("{word} by {} via {:?}", decision.by, via).replace("via Rest", "via REST");
     if let Some(c) = &decision.comment {
         msg.push_str(&format!(": {c}"));
     }
-    let _ = record(deps, incident_id, "approval", kind, msg, json!({"approval_id": approval_id})).await;
-    if let Err(e) = deps.notifier.approval_closed(&incident, &approval_id, Some(&decision)).await {
+    let _ = record(
+        deps,
+        incident_id,
+        "approval",
+        kind,
+        msg,
+        json!({"approval_id": approval_id}),
+    )
+    .await;
+    if let Err(e) = deps
+        .notifier
+        .approval_closed(&incident, &approval_id, Some(&decision))
+        .await
+    {
         tracing::warn!(incident_id = %incident_id, error = %e, "could not update the approval message");
     }
     Ok(decision)

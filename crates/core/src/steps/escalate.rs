@@ -57,10 +57,18 @@ fn field<'a>(v: &'a Option<serde_json::Value>, key: &str) -> Option<&'a serde_js
 /// Escalates the incident.
 pub async fn escalate(deps: &Deps, input: EscalateInput) -> Result<EscalateOutput, StepError> {
     let mut incident = load(deps, input.incident_id).await?;
-    if let Some(Outcome::Escalated { reason, paged: true, .. }) = &incident.outcome {
+    if let Some(Outcome::Escalated {
+        reason,
+        paged: true,
+        ..
+    }) = &incident.outcome
+    {
         if incident.status == IncidentStatus::Escalated {
             // A retried invocation must not page twice.
-            return Ok(EscalateOutput { reason: *reason, paged: true });
+            return Ok(EscalateOutput {
+                reason: *reason,
+                paged: true,
+            });
         }
     }
     let prior_steps = match &incident.outcome {
@@ -76,15 +84,31 @@ pub async fn escalate(deps: &Deps, input: EscalateInput) -> Result<EscalateOutpu
                 }
             }
             let msg = "No decision before the approval deadline";
-            record(deps, incident.id, "escalate", EventKind::ApprovalTimedOut, msg, json!(null)).await?;
-            (EscalationReason::ApprovalTimeout, "approval deadline passed".to_string())
+            record(
+                deps,
+                incident.id,
+                "escalate",
+                EventKind::ApprovalTimedOut,
+                msg,
+                json!(null),
+            )
+            .await?;
+            (
+                EscalationReason::ApprovalTimeout,
+                "approval deadline passed".to_string(),
+            )
         } else {
             let detail = format!("{}: {}", err.error, truncate(&err.cause, 500));
             (EscalationReason::StepFailed, detail)
         }
     } else if field(&input.approval, "decision").and_then(|d| d.as_str()) == Some("rejected") {
-        let by = field(&input.approval, "approver").and_then(|v| v.as_str()).unwrap_or("an approver");
-        (EscalationReason::Rejected, format!("rejected by {}", truncate(by, 200)))
+        let by = field(&input.approval, "approver")
+            .and_then(|v| v.as_str())
+            .unwrap_or("an approver");
+        (
+            EscalationReason::Rejected,
+            format!("rejected by {}", truncate(by, 200)),
+        )
     } else if field(&input.apply, "outcome").and_then(|d| d.as_str()) == Some("rolled_back") {
         let detail = match &incident.outcome {
             Some(Outcome::Escalated { detail, .. }) => detail.clone(),
@@ -92,39 +116,86 @@ pub async fn escalate(deps: &Deps, input: EscalateInput) -> Result<EscalateOutpu
         };
         (EscalationReason::RemediationFailed, detail)
     } else if field(&input.rca, "confident").and_then(|d| d.as_bool()) == Some(false) {
-        let conf = incident.root_cause.as_ref().map(|h| h.computed_confidence.value()).unwrap_or(0.0);
+        let conf = incident
+            .root_cause
+            .as_ref()
+            .map(|h| h.computed_confidence.value())
+            .unwrap_or(0.0);
         let detail = format!(
             "computed confidence {conf:.2} after {} attempt(s), gate {:.2}",
             incident.attempts, deps.policy.rca_threshold
         );
         (EscalationReason::LowConfidence, detail)
     } else {
-        (EscalationReason::StepFailed, "the workflow could not continue".to_string())
+        (
+            EscalationReason::StepFailed,
+            "the workflow could not continue".to_string(),
+        )
     };
 
     let page_reason = format!("{}: {detail}", reason.describe());
     let paged = match deps.pager.page(&incident, &page_reason).await {
         Ok(reference) => {
             let msg = format!("On-call paged ({reference})");
-            record(deps, incident.id, "escalate", EventKind::Paged, msg, json!(null)).await?;
+            record(
+                deps,
+                incident.id,
+                "escalate",
+                EventKind::Paged,
+                msg,
+                json!(null),
+            )
+            .await?;
             true
         }
         Err(PageError::NotConfigured) => {
             let msg = "No pager is configured: nobody was paged";
-            record(deps, incident.id, "escalate", EventKind::Warning, msg, json!(null)).await?;
+            record(
+                deps,
+                incident.id,
+                "escalate",
+                EventKind::Warning,
+                msg,
+                json!(null),
+            )
+            .await?;
             false
         }
         Err(e) => {
             let msg = format!("Paging failed: {e}");
-            record(deps, incident.id, "escalate", EventKind::Warning, msg, json!(null)).await?;
+            record(
+                deps,
+                incident.id,
+                "escalate",
+                EventKind::Warning,
+                msg,
+                json!(null),
+            )
+            .await?;
             false
         }
     };
     incident.status = IncidentStatus::Escalated;
-    incident.outcome = Some(Outcome::Escalated { reason, detail: detail.clone(), paged, steps: prior_steps });
+    incident.outcome = Some(Outcome::Escalated {
+        reason,
+        detail: detail.clone(),
+        paged,
+        steps: prior_steps,
+    });
     save(deps, &mut incident).await?;
     let msg = format!("Escalated to a human: {} ({detail})", reason.describe());
-    record(deps, incident.id, "escalate", EventKind::Escalated, msg, json!({"reason": reason})).await?;
-    let _ = deps.notifier.progress(&incident, &format!("Escalated: {page_reason}")).await;
+    record(
+        deps,
+        incident.id,
+        "escalate",
+        EventKind::Escalated,
+        msg,
+        json!({"reason": reason}),
+    )
+    .await?;
+    let _ = deps
+        .notifier
+        .progress(&incident, &format!("Escalated: {page_reason}"))
+        .await;
     Ok(EscalateOutput { reason, paged })
 }

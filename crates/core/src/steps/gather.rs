@@ -42,7 +42,12 @@ pub async fn gather_context(deps: &Deps, input: IncidentRef) -> Result<GatherOut
 
     let mut services = incident.services.clone();
     if let Some(h) = &incident.root_cause {
-        for s in h.finding.missing_services.iter().chain(h.finding.suspect_service.iter()) {
+        for s in h
+            .finding
+            .missing_services
+            .iter()
+            .chain(h.finding.suspect_service.iter())
+        {
             if !services.contains(s) {
                 services.push(s.clone());
             }
@@ -56,7 +61,10 @@ pub async fn gather_context(deps: &Deps, input: IncidentRef) -> Result<GatherOut
         .unwrap_or_else(|_| ChronoDuration::hours(1));
     // The window ends no later than `back` after the alert: for a live alert that is "now"; for a
     // replayed or late one it keeps the evidence about the alert, not about everything since.
-    let window = TimeWindow { start: started - back, end: now.min(started + back).max(started) };
+    let window = TimeWindow {
+        start: started - back,
+        end: now.min(started + back).max(started),
+    };
 
     let per_service = services.iter().map(|svc| async move {
         let (logs, metrics, deploys) = futures::join!(
@@ -125,6 +133,14 @@ pub async fn gather_context(deps: &Deps, input: IncidentRef) -> Result<GatherOut
     });
     incident.status = IncidentStatus::Investigating;
     save(deps, &mut incident).await?;
-    record(deps, incident.id, "gather-context", EventKind::ContextGathered, msg, data).await?;
+    record(
+        deps,
+        incident.id,
+        "gather-context",
+        EventKind::ContextGathered,
+        msg,
+        data,
+    )
+    .await?;
     Ok(GatherOutput { attempt })
 }

@@ -62,18 +62,42 @@ async fn receive_firing(
     let incident = Incident::open(IncidentId::new_at(now), trace_id.clone(), alert, now);
     match deps.store.create_incident(&incident).await? {
         DedupOutcome::Created => {
-            let msg = format!("Incident ingested from {}: {}", incident.source, incident.title);
-            let data = json!({"fingerprint": incident.alert.fingerprint, "services": incident.services});
+            let msg = format!(
+                "Incident ingested from {}: {}",
+                incident.source, incident.title
+            );
+            let data =
+                json!({"fingerprint": incident.alert.fingerprint, "services": incident.services});
             record(deps, incident.id, "webhook", EventKind::Ingested, msg, data).await?;
-            let r = IncidentRef { incident_id: incident.id, trace_id: trace_id.clone() };
-            starter.start(&r).await.map_err(|e| StepError::Transient(e.to_string()))?;
+            let r = IncidentRef {
+                incident_id: incident.id,
+                trace_id: trace_id.clone(),
+            };
+            starter
+                .start(&r)
+                .await
+                .map_err(|e| StepError::Transient(e.to_string()))?;
             tracing::info!(incident_id = %incident.id, trace_id = %trace_id, source = %incident.source, "incident opened");
-            Ok(AlertReceipt { incident_id: Some(incident.id), status: ReceiptStatus::Processing })
+            Ok(AlertReceipt {
+                incident_id: Some(incident.id),
+                status: ReceiptStatus::Processing,
+            })
         }
         DedupOutcome::Existing(id) => {
             let msg = format!("Alert fired again: {}", incident.title);
-            record(deps, id, "webhook", EventKind::AlertRepeated, msg, serde_json::Value::Null).await?;
-            Ok(AlertReceipt { incident_id: Some(id), status: ReceiptStatus::Deduplicated })
+            record(
+                deps,
+                id,
+                "webhook",
+                EventKind::AlertRepeated,
+                msg,
+                serde_json::Value::Null,
+            )
+            .await?;
+            Ok(AlertReceipt {
+                incident_id: Some(id),
+                status: ReceiptStatus::Deduplicated,
+            })
         }
     }
 }
@@ -81,11 +105,25 @@ async fn receive_firing(
 async fn receive_resolved(deps: &Deps, alert: Alert) -> Result<AlertReceipt, StepError> {
     let key = DedupKey::of(&alert);
     let Some(id) = deps.store.dedup_holder(&key).await? else {
-        return Ok(AlertReceipt { incident_id: None, status: ReceiptStatus::Ignored });
+        return Ok(AlertReceipt {
+            incident_id: None,
+            status: ReceiptStatus::Ignored,
+        });
     };
     let ended = alert.ended_at.unwrap_or_else(|| deps.clock.now());
-    let msg = format!("Source reports the alert resolved at {}", ended.format("%H:%M:%S UTC"));
-    record(deps, id, "webhook", EventKind::AlertResolved, msg.clone(), json!({"ended_at": ended})).await?;
+    let msg = format!(
+        "Source reports the alert resolved at {}",
+        ended.format("%H:%M:%S UTC")
+    );
+    record(
+        deps,
+        id,
+        "webhook",
+        EventKind::AlertResolved,
+        msg.clone(),
+        json!({"ended_at": ended}),
+    )
+    .await?;
     if let Some(incident) = deps.store.get_incident(id).await? {
         if incident.status == IncidentStatus::AwaitingApproval {
             let note = format!("{msg}. The plan is still awaiting a decision.");
@@ -94,7 +132,10 @@ async fn receive_resolved(deps: &Deps, alert: Alert) -> Result<AlertReceipt, Ste
             }
         }
     }
-    Ok(AlertReceipt { incident_id: Some(id), status: ReceiptStatus::Resolved })
+    Ok(AlertReceipt {
+        incident_id: Some(id),
+        status: ReceiptStatus::Resolved,
+    })
 }
 
 /// `Ingest`: checks the incident exists and is open, and marks the workflow started.

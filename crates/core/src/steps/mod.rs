@@ -14,7 +14,9 @@ mod rca;
 mod triage;
 
 pub use apply::{apply_remediation, ApplyOutput};
-pub use approval::{decide, request_approval, DecideFailure, RequestApprovalInput, RequestApprovalOutput};
+pub use approval::{
+    decide, request_approval, DecideFailure, RequestApprovalInput, RequestApprovalOutput,
+};
 pub use escalate::{escalate, EscalateInput, EscalateOutput, StateError};
 pub use gather::{gather_context, GatherOutput};
 pub use intake::{ingest, receive_alerts, AlertReceipt, ReceiptStatus};
@@ -104,7 +106,9 @@ pub(crate) async fn record(
     message: impl Into<String>,
     data: serde_json::Value,
 ) -> Result<(), StepError> {
-    let e = TimelineEvent::new(deps.clock.now(), kind, message).in_step(step).with_data(data);
+    let e = TimelineEvent::new(deps.clock.now(), kind, message)
+        .in_step(step)
+        .with_data(data);
     deps.store.append_event(id, &e).await?;
     Ok(())
 }
@@ -136,7 +140,15 @@ pub(crate) async fn note_fallback(deps: &Deps, id: IncidentId, step: &str, e: &A
         deps.fallback_analyst.name()
     );
     tracing::warn!(incident_id = %id, step, error = %e, "analyst failed, falling back");
-    let _ = record(deps, id, step, EventKind::Warning, msg, serde_json::Value::Null).await;
+    let _ = record(
+        deps,
+        id,
+        step,
+        EventKind::Warning,
+        msg,
+        serde_json::Value::Null,
+    )
+    .await;
 }
 
 /// An analyst error after the fallback also failed.
@@ -154,13 +166,17 @@ pub struct Done {
     pub ok: bool,
 }
 
-fn parse_input<T: serde::de::DeserializeOwned>(step: &str, input: serde_json::Value) -> Result<T, StepError> {
+fn parse_input<T: serde::de::DeserializeOwned>(
+    step: &str,
+    input: serde_json::Value,
+) -> Result<T, StepError> {
     serde_json::from_value(input)
         .map_err(|e| StepError::InvalidInput(format!("invalid input for {step}: {e}")))
 }
 
 fn to_value<T: Serialize>(v: T) -> Result<serde_json::Value, StepError> {
-    serde_json::to_value(v).map_err(|e| StepError::Unexpected(format!("could not encode step output: {e}")))
+    serde_json::to_value(v)
+        .map_err(|e| StepError::Unexpected(format!("could not encode step output: {e}")))
 }
 
 /// Runs a step by its kebab-case name on a JSON input, as a Lambda or the local runner receives
@@ -174,7 +190,9 @@ pub async fn run_named(
         "ingest" => to_value(ingest(deps, parse_input(step, input)?).await?),
         "triage" => to_value(triage(deps, parse_input(step, input)?).await?),
         "gather-context" => to_value(gather_context(deps, parse_input(step, input)?).await?),
-        "analyze-root-cause" => to_value(analyze_root_cause(deps, parse_input(step, input)?).await?),
+        "analyze-root-cause" => {
+            to_value(analyze_root_cause(deps, parse_input(step, input)?).await?)
+        }
         "plan-remediation" => to_value(plan_remediation(deps, parse_input(step, input)?).await?),
         "request-approval" => to_value(request_approval(deps, parse_input(step, input)?).await?),
         "apply-remediation" => to_value(apply_remediation(deps, parse_input(step, input)?).await?),

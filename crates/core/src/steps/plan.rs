@@ -39,30 +39,50 @@ pub async fn plan_remediation(deps: &Deps, input: IncidentRef) -> Result<PlanOut
         &context
     ))
     .map_err(analyst_failed)?;
-    let assessed: RemediationPlan =
-        match assess_plan(&proposed, &incident.services, severity, &deps.policy.auto_apply) {
-            Ok(p) => p,
-            Err(rejection) => {
-                let msg = format!("Plan from {by} rejected by the safety policy: {rejection}");
-                record(deps, incident.id, "plan-remediation", EventKind::Warning, msg, json!(null))
-                    .await?;
-                by = deps.fallback_analyst.name();
-                let fallback = deps
-                    .fallback_analyst
-                    .plan(&incident, &hypothesis, &context)
-                    .await
-                    .map_err(analyst_failed)?;
-                assess_plan(&fallback, &incident.services, severity, &deps.policy.auto_apply)
-                    .map_err(|e| StepError::InvalidInput(format!("no safe plan: {e}")))?
-            }
-        };
+    let assessed: RemediationPlan = match assess_plan(
+        &proposed,
+        &incident.services,
+        severity,
+        &deps.policy.auto_apply,
+    ) {
+        Ok(p) => p,
+        Err(rejection) => {
+            let msg = format!("Plan from {by} rejected by the safety policy: {rejection}");
+            record(
+                deps,
+                incident.id,
+                "plan-remediation",
+                EventKind::Warning,
+                msg,
+                json!(null),
+            )
+            .await?;
+            by = deps.fallback_analyst.name();
+            let fallback = deps
+                .fallback_analyst
+                .plan(&incident, &hypothesis, &context)
+                .await
+                .map_err(analyst_failed)?;
+            assess_plan(
+                &fallback,
+                &incident.services,
+                severity,
+                &deps.policy.auto_apply,
+            )
+            .map_err(|e| StepError::InvalidInput(format!("no safe plan: {e}")))?
+        }
+    };
 
     let steps: Vec<String> = assessed
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let rb = s.rollback.as_ref().map(|r| r.command()).unwrap_or_else(|| "none".into());
+            let rb = s
+                .rollback
+                .as_ref()
+                .map(|r| r.command())
+                .unwrap_or_else(|| "none".into());
             format!("{}. {} [risk {}, rollback: {rb}]", i + 1, s.command, s.risk)
         })
         .collect();
@@ -70,14 +90,30 @@ pub async fn plan_remediation(deps: &Deps, input: IncidentRef) -> Result<PlanOut
         "Plan by {by} ({} step(s), max risk {}, {}): {}",
         assessed.steps.len(),
         assessed.max_risk,
-        if assessed.reversible { "reversible" } else { "irreversible" },
+        if assessed.reversible {
+            "reversible"
+        } else {
+            "irreversible"
+        },
         steps.join(" ")
     );
-    let out = PlanOutput { auto_apply: !assessed.requires_approval, steps: assessed.steps.len() };
-    let data = json!({"steps": out.steps, "auto_apply": out.auto_apply, "max_risk": assessed.max_risk});
+    let out = PlanOutput {
+        auto_apply: !assessed.requires_approval,
+        steps: assessed.steps.len(),
+    };
+    let data =
+        json!({"steps": out.steps, "auto_apply": out.auto_apply, "max_risk": assessed.max_risk});
     incident.plan = Some(assessed);
     incident.status = IncidentStatus::Planning;
     save(deps, &mut incident).await?;
-    record(deps, incident.id, "plan-remediation", EventKind::PlanProposed, msg, data).await?;
+    record(
+        deps,
+        incident.id,
+        "plan-remediation",
+        EventKind::PlanProposed,
+        msg,
+        data,
+    )
+    .await?;
     Ok(out)
 }

@@ -17,7 +17,10 @@ pub struct PostmortemOutput {
 
 /// Writes, stores and posts the post-mortem, and frees the alert's dedup key so the next firing
 /// opens a new incident.
-pub async fn write_postmortem(deps: &Deps, input: IncidentRef) -> Result<PostmortemOutput, StepError> {
+pub async fn write_postmortem(
+    deps: &Deps,
+    input: IncidentRef,
+) -> Result<PostmortemOutput, StepError> {
     let mut incident = load(deps, input.incident_id).await?;
     if incident.status.is_open() {
         // Only reached when Escalate itself failed: close the incident for IRAS all the same.
@@ -30,11 +33,23 @@ pub async fn write_postmortem(deps: &Deps, input: IncidentRef) -> Result<Postmor
         });
         save(deps, &mut incident).await?;
         let msg = "Escalation did not complete; the incident is closed for IRAS and needs a human";
-        record(deps, incident.id, "write-postmortem", EventKind::Escalated, msg, json!(null)).await?;
+        record(
+            deps,
+            incident.id,
+            "write-postmortem",
+            EventKind::Escalated,
+            msg,
+            json!(null),
+        )
+        .await?;
     }
     let events = deps.store.list_events(incident.id).await?;
-    let (narrative, by) = with_fallback!(deps, incident.id, "write-postmortem", |a| a
-        .postmortem(PostmortemInput { incident: &incident, events: &events }))
+    let (narrative, by) = with_fallback!(deps, incident.id, "write-postmortem", |a| a.postmortem(
+        PostmortemInput {
+            incident: &incident,
+            events: &events
+        }
+    ))
     .map_err(analyst_failed)?;
     let mut pm = PostMortem {
         incident_id: incident.id,
@@ -52,13 +67,32 @@ pub async fn write_postmortem(deps: &Deps, input: IncidentRef) -> Result<Postmor
         written_at: deps.clock.now(),
     };
     deps.store.put_postmortem(&pm).await?;
-    record(deps, incident.id, "write-postmortem", EventKind::PostmortemWritten, "Post-mortem written", json!(null))
-        .await?;
+    record(
+        deps,
+        incident.id,
+        "write-postmortem",
+        EventKind::PostmortemWritten,
+        "Post-mortem written",
+        json!(null),
+    )
+    .await?;
     pm.timeline = deps.store.list_events(incident.id).await?;
     if let Err(e) = deps.notifier.postmortem(&incident, &pm).await {
         let msg = format!("The post-mortem could not be posted: {e}");
-        record(deps, incident.id, "write-postmortem", EventKind::Warning, msg, json!(null)).await?;
+        record(
+            deps,
+            incident.id,
+            "write-postmortem",
+            EventKind::Warning,
+            msg,
+            json!(null),
+        )
+        .await?;
     }
-    deps.store.release_dedup(&incident.dedup_key, incident.id).await?;
-    Ok(PostmortemOutput { status: incident.status.to_string() })
+    deps.store
+        .release_dedup(&incident.dedup_key, incident.id)
+        .await?;
+    Ok(PostmortemOutput {
+        status: incident.status.to_string(),
+    })
 }

@@ -35,7 +35,10 @@ pub struct AnalyzeOutput {
 }
 
 /// Analyses one attempt's evidence.
-pub async fn analyze_root_cause(deps: &Deps, input: AnalyzeInput) -> Result<AnalyzeOutput, StepError> {
+pub async fn analyze_root_cause(
+    deps: &Deps,
+    input: AnalyzeInput,
+) -> Result<AnalyzeOutput, StepError> {
     let mut incident = load(deps, input.incident_id).await?;
     let context = deps
         .store
@@ -46,7 +49,11 @@ pub async fn analyze_root_cause(deps: &Deps, input: AnalyzeInput) -> Result<Anal
         })?;
     let previous = incident.root_cause.clone();
     let (finding, by) = with_fallback!(deps, incident.id, "analyze-root-cause", |a| a.root_cause(
-        RootCauseInput { incident: &incident, context: &context, previous: previous.as_ref() }
+        RootCauseInput {
+            incident: &incident,
+            context: &context,
+            previous: previous.as_ref()
+        }
     ))
     .map_err(analyst_failed)?;
 
@@ -83,7 +90,15 @@ pub async fn analyze_root_cause(deps: &Deps, input: AnalyzeInput) -> Result<Anal
     incident.attempts = incident.attempts.max(input.attempt);
     incident.root_cause = Some(hypothesis);
     save(deps, &mut incident).await?;
-    record(deps, incident.id, "analyze-root-cause", EventKind::RootCauseProposed, msg, data).await?;
+    record(
+        deps,
+        incident.id,
+        "analyze-root-cause",
+        EventKind::RootCauseProposed,
+        msg,
+        data,
+    )
+    .await?;
     Ok(AnalyzeOutput {
         attempt: input.attempt,
         confident: gate.confident,

@@ -20,8 +20,8 @@ pub struct TriageOutput {
 /// Runs triage and records it.
 pub async fn triage(deps: &Deps, input: IncidentRef) -> Result<TriageOutput, StepError> {
     let mut incident = load(deps, input.incident_id).await?;
-    let (mut result, by) =
-        with_fallback!(deps, incident.id, "triage", |a| a.triage(&incident)).map_err(analyst_failed)?;
+    let (mut result, by) = with_fallback!(deps, incident.id, "triage", |a| a.triage(&incident))
+        .map_err(analyst_failed)?;
     // The alert's own services stay in scope whatever the analyst says, so a plan can always act
     // on the service that alerted.
     let mut services: Vec<ServiceName> = incident.services.clone();
@@ -32,11 +32,23 @@ pub async fn triage(deps: &Deps, input: IncidentRef) -> Result<TriageOutput, Ste
     }
     services.truncate(10);
     result.affected_services = services.clone();
-    let timeout = deps.policy.approval_timeout(result.severity).as_secs().max(1);
+    let timeout = deps
+        .policy
+        .approval_timeout(result.severity)
+        .as_secs()
+        .max(1);
     let msg = format!(
         "Triaged as {} affecting {} (confidence {}, by {by}): {}",
         result.severity,
-        if services.is_empty() { "no named service".to_string() } else { services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") },
+        if services.is_empty() {
+            "no named service".to_string()
+        } else {
+            services
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
         result.confidence,
         result.reasoning
     );
