@@ -5,7 +5,7 @@
 //!
 //! Call [`run_all`] for the whole suite, or one check per test so a failure names itself:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 //! async fn the_first_decision_wins_and_later_ones_see_it() {
 //!     store_contract::first_decision_wins(MyStore::new()).await;
