@@ -47,6 +47,9 @@ pub struct Policy {
     pub auto_apply: AutoApplyPolicy,
     /// How far back evidence is searched on the first attempt; doubled on each retry.
     pub context_window: Duration,
+    /// How far back deployments are listed: longer than the evidence window, because a rollback
+    /// needs the version that ran before, however long ago it was deployed.
+    pub deploy_history: Duration,
 }
 
 impl Default for Policy {
@@ -58,6 +61,7 @@ impl Default for Policy {
             approval_timeout_other: Duration::from_secs(2 * 60 * 60),
             auto_apply: AutoApplyPolicy::default(),
             context_window: Duration::from_secs(60 * 60),
+            deploy_history: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 }

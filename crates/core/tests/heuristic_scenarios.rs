@@ -77,9 +77,17 @@ fn gather(s: &Scenario, incident: &Incident, attempt: u32, now: DateTime<Utc>) -
         .flat_map(|svc| s.logs(svc, window, LOG_LIMIT))
         .collect();
     let metrics: Vec<_> = services.iter().flat_map(|svc| s.metrics(svc)).collect();
+    // Like `gather_context`: deployments over the longer history, so a rollback knows its target.
+    let history = Duration::from_std(Policy::default().deploy_history)
+        .unwrap_or(back)
+        .max(back);
+    let deploy_window = TimeWindow {
+        start: started - history,
+        end: window.end,
+    };
     let deploys: Vec<_> = services
         .iter()
-        .flat_map(|svc| s.deployments(svc, window))
+        .flat_map(|svc| s.deployments(svc, deploy_window))
         .collect();
     ContextBundle::assemble(
         attempt,

@@ -66,11 +66,19 @@ pub async fn gather_context(deps: &Deps, input: IncidentRef) -> Result<GatherOut
         end: now.min(started + back).max(started),
     };
 
+    let history = ChronoDuration::from_std(deps.policy.deploy_history)
+        .unwrap_or(back)
+        .max(back);
+    let deploy_window = TimeWindow {
+        start: started - history,
+        end: window.end,
+    };
+
     let per_service = services.iter().map(|svc| async move {
         let (logs, metrics, deploys) = futures::join!(
             deps.logs.fetch_logs(svc, window, LOG_LIMIT),
             deps.metrics.fetch_metrics(svc, window),
-            deps.deploys.fetch_deployments(svc, window),
+            deps.deploys.fetch_deployments(svc, deploy_window),
         );
         (svc, logs, metrics, deploys)
     });
