@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod lambda_endpoint;
 mod restart;
 mod support;
 mod workflow;

@@ -135,3 +135,34 @@ pub async fn run_http() -> Result<(), Error> {
     };
     lambda_http::run(iras_api::router(state)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_errors_reach_the_runtime_under_the_names_the_state_machine_matches() {
+        let d: Diagnostic = StepFailure(StepError::Transient("store busy".into())).into();
+        assert_eq!(d.error_type, "Iras.Transient");
+        assert_eq!(d.error_message, "store busy");
+        let d: Diagnostic = StepFailure(StepError::InvalidInput("no such incident".into())).into();
+        assert_eq!(d.error_type, "Iras.InvalidInput");
+        let d: Diagnostic = StepFailure(StepError::Unexpected("boom".into())).into();
+        assert_eq!(d.error_type, "Iras.Unexpected");
+    }
+
+    #[test]
+    fn the_state_machine_retries_and_catches_the_names_steps_report() {
+        let asl: serde_json::Value =
+            serde_json::from_str(include_str!("../../../statemachine.asl.json")).unwrap();
+        let triage = &asl["States"]["Triage"];
+        let retried: Vec<&str> = triage["Retry"][0]["ErrorEquals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(retried.contains(&"Iras.Transient"));
+        assert_eq!(triage["Catch"][0]["ErrorEquals"][0], "States.ALL");
+    }
+}
