@@ -181,3 +181,24 @@ async fn a_deadline_that_passed_while_down_fires_on_start() {
     assert_eq!(v["outcome"]["reason"], "approval_timeout", "{v}");
     assert_eq!(v["approval"]["expired"], true);
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Server::start(dir.path(), free_port(), &[]).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_iras"))
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another iras process"),
+        "{out:?}"
+    );
+}

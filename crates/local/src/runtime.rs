@@ -188,6 +188,8 @@ pub struct Runtime {
     pub engine: Arc<Engine>,
     /// The HTTP API's state.
     pub app: AppState,
+    /// Held for the runtime's life: the data directory's exclusive lock.
+    _lock: Option<Arc<std::fs::File>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -212,11 +214,24 @@ impl Runtime {
                 config.data_dir.display()
             )
         })?;
+        // One runner per data directory: two engines resuming the same executions would run
+        // every step twice. The OS releases the lock when the process dies, even by SIGKILL.
+        let lock_path = config.data_dir.join("iras.lock");
+        let lock = std::fs::File::create(&lock_path)
+            .with_context(|| format!("could not create {}", lock_path.display()))?;
+        if lock.try_lock().is_err() {
+            anyhow::bail!(
+                "another iras process is using {}; stop it or choose another --data-dir",
+                config.data_dir.display()
+            );
+        }
         let db = config.database_path();
         let store = SqliteStore::open(&db)
             .with_context(|| format!("could not open the store at {}", db.display()))?;
         let deps = build_deps(Arc::new(store), config.policy.clone(), scenario);
-        Self::with_deps(deps, &db, config.lambda_endpoint.as_deref(), options)
+        let mut rt = Self::with_deps(deps, &db, config.lambda_endpoint.as_deref(), options)?;
+        rt._lock = Some(Arc::new(lock));
+        Ok(rt)
     }
 
     /// Wires the engine to given ports (tests swap in fakes for executors, pagers, notifiers).
@@ -249,7 +264,12 @@ impl Runtime {
             starter: workflow.clone(),
             callback: workflow,
         };
-        Ok(Self { deps, engine, app })
+        Ok(Self {
+            deps,
+            engine,
+            app,
+            _lock: None,
+        })
     }
 
     /// Resumes executions a previous process left unfinished; fires deadlines that passed.
