@@ -38,10 +38,15 @@ pub struct Config {
     pub simulate: Option<PathBuf>,
     /// Send Task invocations through the Lambda Invoke API here (`IRAS_LAMBDA_ENDPOINT`).
     pub lambda_endpoint: Option<String>,
+    /// The DynamoDB table; when set, Lambdas use DynamoDB instead of SQLite (`IRAS_TABLE_NAME`).
+    pub table_name: Option<String>,
+    /// The Step Functions state machine the webhook starts and callbacks resume
+    /// (`IRAS_STATE_MACHINE_ARN`).
+    pub state_machine_arn: Option<String>,
 }
 
 /// The variables [`Config::from_lookup`] reads, for documentation and `iras --help`.
-pub const VARIABLES: [(&str, &str); 9] = [
+pub const VARIABLES: [(&str, &str); 11] = [
     (
         "IRAS_DATA_DIR",
         "directory of the embedded SQLite store (default .iras)",
@@ -77,6 +82,14 @@ pub const VARIABLES: [(&str, &str); 9] = [
     (
         "IRAS_LAMBDA_ENDPOINT",
         "run steps through the Lambda Invoke API at this URL (cargo lambda watch)",
+    ),
+    (
+        "IRAS_TABLE_NAME",
+        "DynamoDB table of the AWS deployment (Lambdas use SQLite when unset)",
+    ),
+    (
+        "IRAS_STATE_MACHINE_ARN",
+        "Step Functions state machine the webhook starts and decisions resume",
     ),
 ];
 
@@ -171,6 +184,8 @@ impl Config {
                 .filter(|s| !s.trim().is_empty())
                 .map(PathBuf::from),
             lambda_endpoint: lookup("IRAS_LAMBDA_ENDPOINT").filter(|s| !s.trim().is_empty()),
+            table_name: lookup("IRAS_TABLE_NAME").filter(|s| !s.trim().is_empty()),
+            state_machine_arn: lookup("IRAS_STATE_MACHINE_ARN").filter(|s| !s.trim().is_empty()),
         })
     }
 
@@ -229,6 +244,14 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(&move |k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn every_variable_is_documented_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        for (var, _) in VARIABLES {
+            assert!(readme.contains(&format!("`{var}`")), "{var} is missing from README.md");
+        }
     }
 
     #[test]
