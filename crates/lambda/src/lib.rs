@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use iras_adapters::config::{build_deps, Config};
 use iras_adapters::simulated::load_scenario;
-use iras_adapters::SqliteStore;
-use iras_core::ports::Deps;
+use iras_adapters::sfn::StepFunctions;
+use iras_adapters::{DynamoStore, SqliteStore};
+use iras_core::ports::{Deps, IncidentStore, TaskCallback, WorkflowStarter};
 use iras_core::steps::{run_named, StepError};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use tracing::Instrument as _;
@@ -39,24 +40,45 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Builds the ports from the environment. Called once per cold start.
-pub fn deps_from_env() -> Result<Deps, Error> {
+/// Everything a function needs, built once per cold start.
+struct ColdStart {
+    config: Config,
+    deps: Deps,
+    aws: Option<aws_config::SdkConfig>,
+}
+
+/// Builds the ports from the environment: DynamoDB when `IRAS_TABLE_NAME` is set (the AWS
+/// deployment), else the SQLite store in `IRAS_DATA_DIR` (local runs under `cargo lambda watch`).
+async fn cold_start() -> Result<ColdStart, Error> {
     let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
-    let store = SqliteStore::open(&config.database_path())
-        .map_err(|e| format!("cannot open the store: {e:#}"))?;
+    let needs_aws = config.table_name.is_some() || config.state_machine_arn.is_some();
+    // One SDK configuration (region, credentials, AWS_ENDPOINT_URL) shared by every client.
+    let aws = if needs_aws { Some(aws_config::load_from_env().await) } else { None };
+    let store: Arc<dyn IncidentStore> = match (&config.table_name, &aws) {
+        (Some(table), Some(aws)) => {
+            Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table.clone()))
+        }
+        _ => {
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+            Arc::new(
+                SqliteStore::open(&config.database_path())
+                    .map_err(|e| format!("cannot open the store: {e:#}"))?,
+            )
+        }
+    };
     let scenario = match &config.simulate {
         Some(p) => Some(load_scenario(p).map_err(|e| format!("{e:#}"))?),
         None => None,
     };
-    Ok(build_deps(Arc::new(store), config.policy, scenario))
+    let deps = build_deps(store, config.policy.clone(), scenario);
+    Ok(ColdStart { config, deps, aws })
 }
 
 /// Runs one workflow step as a Lambda function.
 pub async fn run_step(step: &'static str) -> Result<(), Error> {
     init_tracing();
-    let deps = Arc::new(deps_from_env()?);
+    let deps = Arc::new(cold_start().await?.deps);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let deps = deps.clone();
         async move {
@@ -87,13 +109,13 @@ pub async fn run_step(step: &'static str) -> Result<(), Error> {
     .await
 }
 
-/// The workflow service as seen from an HTTP Lambda. Starting and resuming executions on AWS goes
-/// through Step Functions; until a state machine is configured, both say so clearly instead of
-/// pretending to work.
+/// The workflow service of an HTTP Lambda without `IRAS_STATE_MACHINE_ARN`: starting and resuming
+/// executions say so clearly instead of pretending to work.
 #[derive(Debug, Clone, Default)]
 struct NoStateMachine;
 
-const NO_SFN: &str = "no Step Functions state machine is configured for this function";
+const NO_SFN: &str =
+    "no Step Functions state machine is configured for this function (set IRAS_STATE_MACHINE_ARN)";
 
 #[async_trait::async_trait]
 impl iras_core::ports::WorkflowStarter for NoStateMachine {
@@ -127,12 +149,16 @@ impl iras_core::ports::TaskCallback for NoStateMachine {
 /// Serves the HTTP API (the same axum Router as `iras serve`) as a Lambda function.
 pub async fn run_http() -> Result<(), Error> {
     init_tracing();
-    let deps = deps_from_env()?;
-    let state = iras_api::AppState {
-        deps,
-        starter: Arc::new(NoStateMachine),
-        callback: Arc::new(NoStateMachine),
-    };
+    let ColdStart { config, deps, aws } = cold_start().await?;
+    let (starter, callback): (Arc<dyn WorkflowStarter>, Arc<dyn TaskCallback>) =
+        match (&config.state_machine_arn, &aws) {
+            (Some(arn), Some(aws)) => {
+                let sfn = Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(aws), arn.clone()));
+                (sfn.clone(), sfn)
+            }
+            _ => (Arc::new(NoStateMachine), Arc::new(NoStateMachine)),
+        };
+    let state = iras_api::AppState { deps, starter, callback };
     lambda_http::run(iras_api::router(state)).await
 }
 
