@@ -111,7 +111,8 @@ pub(crate) async fn webhook(
             subscribe_url,
         } => {
             // IRAS never fetches URLs found in request bodies: an operator confirms by hand.
-            tracing::warn!(topic_arn = %topic_arn, "SNS subscription confirmation received");
+            tracing::warn!(topic_arn = %topic_arn, subscribe_url = %subscribe_url,
+                "SNS subscription confirmation received: open subscribe_url to confirm");
             return Ok((
                 StatusCode::OK,
                 Json(json!({
