@@ -3,6 +3,7 @@
 //! implementation must pass.
 
 pub mod fakes;
+pub mod moto;
 pub mod samples;
 pub mod store_contract;
 
