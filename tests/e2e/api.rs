@@ -68,6 +68,20 @@ async fn bad_requests_get_json_errors_and_never_a_500() {
     assert_eq!(body["field"], "id");
     let (st, _) = call(&rt, "GET", "/incidents?limit=0", None).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
+    for uri in [
+        "/incidents?limit=1&limit=2",
+        "/incidents/%FF",
+        "/webhook/%FF",
+    ] {
+        let method = if uri.starts_with("/webhook") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let (st, body) = call(&rt, method, uri, None).await;
+        assert!(st.is_client_error(), "{uri}: {st}");
+        assert!(body["error"].is_string(), "{uri} answers JSON: {body}");
+    }
     let (st, body) = call(&rt, "GET", "/healthz", None).await;
     assert_eq!((st, body["status"].as_str()), (StatusCode::OK, Some("ok")));
 }

@@ -2,7 +2,6 @@
 //! states, and analysts/executors scripted on top of the real heuristic analyst.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,7 +142,8 @@ pub async fn wait_for_postmortem(rt: &Runtime, id: IncidentId) -> iras_core::Pos
 pub struct ScriptedConfidence {
     pub inner: HeuristicAnalyst,
     pub per_attempt: Vec<f64>,
-    pub calls: AtomicU32,
+    /// Calls per incident: a scenario's alert group may open several incidents.
+    pub calls: std::sync::Mutex<std::collections::HashMap<IncidentId, usize>>,
 }
 
 impl ScriptedConfidence {
@@ -151,7 +151,7 @@ impl ScriptedConfidence {
         Self {
             inner: HeuristicAnalyst::default(),
             per_attempt,
-            calls: AtomicU32::new(0),
+            calls: Default::default(),
         }
     }
 }
@@ -168,7 +168,12 @@ impl Analyst for ScriptedConfidence {
         &self,
         input: RootCauseInput<'_>,
     ) -> Result<RootCauseFinding, AnalystError> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
+        let n = {
+            let mut calls = self.calls.lock().unwrap();
+            let n = calls.entry(input.incident.id).or_default();
+            *n += 1;
+            *n - 1
+        };
         let mut f = self.inner.root_cause(input).await?;
         let c = self
             .per_attempt

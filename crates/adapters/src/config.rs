@@ -250,7 +250,10 @@ mod tests {
     fn every_variable_is_documented_in_the_readme() {
         let readme = include_str!("../../../README.md");
         for (var, _) in VARIABLES {
-            assert!(readme.contains(&format!("`{var}`")), "{var} is missing from README.md");
+            assert!(
+                readme.contains(&format!("`{var}`")),
+                "{var} is missing from README.md"
+            );
         }
     }
 

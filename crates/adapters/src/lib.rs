@@ -10,6 +10,6 @@ pub use sqlite::SqliteStore;
 
 pub mod config;
 pub mod executor;
+pub mod sfn;
 pub mod simulated;
 pub mod unconfigured;
-pub mod sfn;

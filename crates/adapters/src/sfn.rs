@@ -21,7 +21,10 @@ pub struct StepFunctions {
 impl StepFunctions {
     /// Uses `client` for the state machine `state_machine_arn`.
     pub fn new(client: aws_sdk_sfn::Client, state_machine_arn: impl Into<String>) -> Self {
-        Self { client, state_machine_arn: state_machine_arn.into() }
+        Self {
+            client,
+            state_machine_arn: state_machine_arn.into(),
+        }
     }
 
     /// Loads the AWS configuration once (region, credentials, `AWS_ENDPOINT_URL`) and builds the
@@ -43,10 +46,17 @@ where
     E: aws_sdk_sfn::error::ProvideErrorMetadata,
 {
     match e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         SdkError::ServiceError(s) => matches!(
             s.err().code(),
-            Some("ThrottlingException" | "ServiceUnavailable" | "InternalServerError" | "RequestLimitExceeded")
+            Some(
+                "ThrottlingException"
+                    | "ServiceUnavailable"
+                    | "InternalServerError"
+                    | "RequestLimitExceeded"
+            )
         ),
         _ => false,
     }
@@ -60,7 +70,11 @@ fn describe<
 ) -> String {
     match e {
         SdkError::ServiceError(s) => {
-            format!("{}: {}", s.err().code().unwrap_or("error"), s.err().message().unwrap_or_default())
+            format!(
+                "{}: {}",
+                s.err().code().unwrap_or("error"),
+                s.err().message().unwrap_or_default()
+            )
         }
         other => format!("{}", aws_sdk_sfn::error::DisplayErrorContext(other)),
     }
@@ -83,18 +97,27 @@ impl WorkflowStarter for StepFunctions {
         match result {
             Ok(_) => Ok(()),
             // The execution name is the incident id: a retried webhook must not run it twice.
-            Err(SdkError::ServiceError(s)) if matches!(s.err(), StartExecutionError::ExecutionAlreadyExists(_)) => {
+            Err(SdkError::ServiceError(s))
+                if matches!(s.err(), StartExecutionError::ExecutionAlreadyExists(_)) =>
+            {
                 Ok(())
             }
             Err(e) if transient(&e) => Err(StartError::Unavailable(describe(&e))),
-            Err(e) => Err(StartError::Unexpected(format!("StartExecution failed: {}", describe(&e)))),
+            Err(e) => Err(StartError::Unexpected(format!(
+                "StartExecution failed: {}",
+                describe(&e)
+            ))),
         }
     }
 }
 
 #[async_trait]
 impl TaskCallback for StepFunctions {
-    async fn send_success(&self, token: &TaskToken, output: serde_json::Value) -> Result<(), CallbackError> {
+    async fn send_success(
+        &self,
+        token: &TaskToken,
+        output: serde_json::Value,
+    ) -> Result<(), CallbackError> {
         let result = self
             .client
             .send_task_success()
@@ -106,19 +129,26 @@ impl TaskCallback for StepFunctions {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(s)) => match s.err() {
                 SendTaskSuccessError::TaskTimedOut(_) => Err(CallbackError::TimedOut),
-                SendTaskSuccessError::TaskDoesNotExist(_) | SendTaskSuccessError::InvalidToken(_) => {
-                    Err(CallbackError::Unknown)
-                }
+                SendTaskSuccessError::TaskDoesNotExist(_)
+                | SendTaskSuccessError::InvalidToken(_) => Err(CallbackError::Unknown),
                 other => Err(CallbackError::Unexpected(format!(
                     "SendTaskSuccess failed: {}",
                     other.code().unwrap_or("error")
                 ))),
             },
-            Err(e) => Err(CallbackError::Unexpected(format!("SendTaskSuccess failed: {}", describe(&e)))),
+            Err(e) => Err(CallbackError::Unexpected(format!(
+                "SendTaskSuccess failed: {}",
+                describe(&e)
+            ))),
         }
     }
 
-    async fn send_failure(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), CallbackError> {
+    async fn send_failure(
+        &self,
+        token: &TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), CallbackError> {
         let result = self
             .client
             .send_task_failure()
@@ -131,15 +161,17 @@ impl TaskCallback for StepFunctions {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(s)) => match s.err() {
                 SendTaskFailureError::TaskTimedOut(_) => Err(CallbackError::TimedOut),
-                SendTaskFailureError::TaskDoesNotExist(_) | SendTaskFailureError::InvalidToken(_) => {
-                    Err(CallbackError::Unknown)
-                }
+                SendTaskFailureError::TaskDoesNotExist(_)
+                | SendTaskFailureError::InvalidToken(_) => Err(CallbackError::Unknown),
                 other => Err(CallbackError::Unexpected(format!(
                     "SendTaskFailure failed: {}",
                     other.code().unwrap_or("error")
                 ))),
             },
-            Err(e) => Err(CallbackError::Unexpected(format!("SendTaskFailure failed: {}", describe(&e)))),
+            Err(e) => Err(CallbackError::Unexpected(format!(
+                "SendTaskFailure failed: {}",
+                describe(&e)
+            ))),
         }
     }
 }

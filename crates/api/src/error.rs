@@ -68,3 +68,30 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+/// Turns the plain-text 4xx answers that axum's own extractors give (a malformed path segment or
+/// query string) into the JSON error body every client of this API expects.
+pub(crate) async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return res;
+    }
+    let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("bad request")
+            .to_owned()
+    } else {
+        text
+    };
+    ApiError::new(status, message).into_response()
+}

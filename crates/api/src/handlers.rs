@@ -352,7 +352,8 @@ async fn decide(
         DecideFailure::NotAwaiting(_)
         | DecideFailure::AlreadyDecided(_)
         | DecideFailure::Expired => ApiError::conflict(e.to_string()),
-        DecideFailure::Gone(_) => ApiError::new(StatusCode::GONE, e.to_string()),
+        // The contract has one answer for "too late": the decision did not take effect.
+        DecideFailure::Gone(_) => ApiError::conflict(e.to_string()),
         DecideFailure::Unavailable(_) => ApiError::unavailable(e.to_string()),
     })?;
     Ok(Json(json!({"incident_id": id, "decision": decision})))

@@ -52,5 +52,6 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(handlers::method_not_allowed)
         // The extractors enforce the limit; handlers turn its rejection into a JSON 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(state)
 }

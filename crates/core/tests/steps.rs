@@ -266,6 +266,7 @@ async fn a_retried_approval_request_with_the_same_token_notifies_once() {
         trace_id: r.trace_id.clone(),
         task_token: sample_task_token(),
         timeout_seconds: 60,
+        requested_at: None,
     };
     let a = steps::request_approval(&w.deps, input.clone())
         .await
@@ -319,5 +320,258 @@ fn every_lambda_event_fixture_parses_as_its_steps_input() {
             .unwrap_err();
         // The input parsed: the step got as far as looking the incident up.
         assert!(err.to_string().contains("does not exist"), "{step}: {err}");
+    }
+}
+
+mod retries {
+    //! What a retried or resumed invocation does after a partial failure.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use iras_core::ports::{CallbackError, StartError, TaskCallback, WorkflowStarter};
+    use iras_core::steps::{DecideFailure, ReceiptStatus};
+    use iras_core::{
+        Action, DecisionChannel, PlanStep, RemediationPlan, Risk, TaskToken, TimelineEvent,
+        TraceId, Verdict,
+    };
+    use iras_testkit::sample_alert;
+    use serde_json::json;
+
+    use super::*;
+
+    fn flag(enabled: bool) -> Action {
+        Action::ToggleFeatureFlag {
+            service: ServiceName::parse("checkout").unwrap(),
+            flag: "split-tender".into(),
+            enabled,
+        }
+    }
+
+    /// An incident whose three-step plan was auto-approved by policy.
+    async fn planned(w: &World) -> IncidentRef {
+        let r = open(w).await;
+        let mut inc = w.store.get_incident(r.incident_id).await.unwrap().unwrap();
+        inc.services = vec![ServiceName::parse("checkout").unwrap()];
+        let step = |a: Action, rb: Action| PlanStep {
+            command: a.command(),
+            action: a,
+            rollback: Some(rb),
+            risk: Risk::Low,
+            rationale: String::new(),
+        };
+        inc.plan = Some(RemediationPlan {
+            steps: vec![
+                step(flag(false), flag(true)),
+                step(flag(true), flag(false)),
+                step(flag(false), flag(true)),
+            ],
+            summary: "flip".into(),
+            requires_approval: false,
+            reversible: true,
+            max_risk: Risk::Low,
+            policy_notes: vec![],
+        });
+        w.store.put_incident(&inc).await.unwrap();
+        r
+    }
+
+    async fn mark(w: &World, r: &IncidentRef, kind: EventKind, data: serde_json::Value) {
+        let e = TimelineEvent::new(base_time(), kind, "earlier run")
+            .in_step("apply-remediation")
+            .with_data(data);
+        w.store.append_event(r.incident_id, &e).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_resumed_apply_skips_the_steps_an_earlier_run_applied() {
+        let w = world(false);
+        let executor = Arc::new(ScriptedExecutor::new());
+        let mut deps = w.deps.clone();
+        deps.executor = executor.clone();
+        let r = planned(&w).await;
+        mark(&w, &r, EventKind::StepApplied, json!({"index": 0})).await;
+        let out = steps::apply_remediation(&deps, r).await.unwrap();
+        assert_eq!(out.outcome, "resolved");
+        assert_eq!(
+            executor.actions(),
+            vec![flag(true), flag(false)],
+            "step 1 is not applied twice"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resumed_apply_after_a_failure_only_finishes_the_rollback() {
+        let w = world(false);
+        let executor = Arc::new(ScriptedExecutor::new());
+        let mut deps = w.deps.clone();
+        deps.executor = executor.clone();
+        let r = planned(&w).await;
+        mark(&w, &r, EventKind::StepApplied, json!({"index": 0})).await;
+        mark(&w, &r, EventKind::StepApplied, json!({"index": 1})).await;
+        mark(
+            &w,
+            &r,
+            EventKind::StepFailed,
+            json!({"index": 2, "error": "boom"}),
+        )
+        .await;
+        mark(&w, &r, EventKind::StepRolledBack, json!({"index": 1})).await;
+        let out = steps::apply_remediation(&deps, r.clone()).await.unwrap();
+        assert_eq!(out.outcome, "rolled_back");
+        assert_eq!(
+            executor.actions(),
+            vec![flag(true)],
+            "only step 1's rollback was left to do"
+        );
+        // Once recorded, a further retry changes nothing.
+        steps::apply_remediation(&deps, r).await.unwrap();
+        assert_eq!(executor.actions().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retried_escalation_whose_page_went_out_does_not_page_again() {
+        let w = world(false);
+        let r = open(&w).await;
+        let e = TimelineEvent::new(base_time(), EventKind::Paged, "On-call paged (PD-1)")
+            .in_step("escalate");
+        w.store.append_event(r.incident_id, &e).await.unwrap();
+        let out = steps::escalate(
+            &w.deps,
+            EscalateInput {
+                incident_id: r.incident_id,
+                trace_id: r.trace_id.clone(),
+                error: None,
+                approval: None,
+                rca: None,
+                apply: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(out.paged);
+        assert!(w.pager.pages().is_empty());
+    }
+
+    /// Fails the first `failures` calls, then succeeds; counts every call.
+    #[derive(Default)]
+    struct Flaky {
+        failures: usize,
+        calls: AtomicUsize,
+    }
+
+    impl Flaky {
+        fn call(&self) -> bool {
+            self.calls.fetch_add(1, Ordering::SeqCst) >= self.failures
+        }
+    }
+
+    #[async_trait]
+    impl TaskCallback for Flaky {
+        async fn send_success(
+            &self,
+            _: &TaskToken,
+            _: serde_json::Value,
+        ) -> Result<(), CallbackError> {
+            if self.call() {
+                Ok(())
+            } else {
+                Err(CallbackError::Unexpected("throttled".into()))
+            }
+        }
+        async fn send_failure(&self, _: &TaskToken, _: &str, _: &str) -> Result<(), CallbackError> {
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl WorkflowStarter for Flaky {
+        async fn start(&self, _: &IncidentRef) -> Result<(), StartError> {
+            if self.call() {
+                Ok(())
+            } else {
+                Err(StartError::Unavailable("throttled".into()))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_approval_that_could_not_resume_the_workflow_is_delivered_by_the_retry() {
+        let w = world(false);
+        let r = open(&w).await;
+        give_plan(&w, &r).await;
+        let input = RequestApprovalInput {
+            incident_id: r.incident_id,
+            trace_id: r.trace_id.clone(),
+            task_token: sample_task_token(),
+            timeout_seconds: 600,
+            requested_at: None,
+        };
+        steps::request_approval(&w.deps, input).await.unwrap();
+        let callback = Flaky {
+            failures: 1,
+            ..Flaky::default()
+        };
+        let first = steps::decide(
+            &w.deps,
+            &callback,
+            r.incident_id,
+            Verdict::Approved,
+            "alice",
+            None,
+            DecisionChannel::Rest,
+        )
+        .await;
+        assert!(
+            matches!(first, Err(DecideFailure::Unavailable(_))),
+            "{first:?}"
+        );
+        let again = steps::decide(
+            &w.deps,
+            &callback,
+            r.incident_id,
+            Verdict::Approved,
+            "alice",
+            None,
+            DecisionChannel::Rest,
+        )
+        .await;
+        assert_eq!(again.unwrap().by, "alice");
+        assert_eq!(callback.calls.load(Ordering::SeqCst), 2);
+        let other = steps::decide(
+            &w.deps,
+            &callback,
+            r.incident_id,
+            Verdict::Rejected,
+            "bob",
+            None,
+            DecisionChannel::Rest,
+        )
+        .await;
+        assert!(
+            matches!(other, Err(DecideFailure::AlreadyDecided(_))),
+            "a different verdict still conflicts"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_incident_whose_workflow_failed_to_start_is_started_by_the_senders_retry() {
+        let w = world(false);
+        let starter = Flaky {
+            failures: 1,
+            ..Flaky::default()
+        };
+        let alert = sample_alert("retry-me");
+        let trace = TraceId::generate();
+        let first = steps::receive_alerts(&w.deps, &starter, vec![alert.clone()], &trace).await;
+        assert!(first.is_err(), "the sender sees a retryable error");
+        let again = steps::receive_alerts(&w.deps, &starter, vec![alert], &trace)
+            .await
+            .unwrap();
+        assert_eq!(again[0].status, ReceiptStatus::Deduplicated);
+        assert_eq!(
+            starter.calls.load(Ordering::SeqCst),
+            2,
+            "the retry started the workflow"
+        );
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use iras_adapters::config::{build_deps, Config};
-use iras_adapters::simulated::load_scenario;
 use iras_adapters::sfn::StepFunctions;
+use iras_adapters::simulated::load_scenario;
 use iras_adapters::{DynamoStore, SqliteStore};
 use iras_core::ports::{Deps, IncidentStore, TaskCallback, WorkflowStarter};
 use iras_core::steps::{run_named, StepError};
@@ -53,11 +53,16 @@ async fn cold_start() -> Result<ColdStart, Error> {
     let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
     let needs_aws = config.table_name.is_some() || config.state_machine_arn.is_some();
     // One SDK configuration (region, credentials, AWS_ENDPOINT_URL) shared by every client.
-    let aws = if needs_aws { Some(aws_config::load_from_env().await) } else { None };
+    let aws = if needs_aws {
+        Some(aws_config::load_from_env().await)
+    } else {
+        None
+    };
     let store: Arc<dyn IncidentStore> = match (&config.table_name, &aws) {
-        (Some(table), Some(aws)) => {
-            Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table.clone()))
-        }
+        (Some(table), Some(aws)) => Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            table.clone(),
+        )),
         _ => {
             std::fs::create_dir_all(&config.data_dir)
                 .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
@@ -153,12 +158,19 @@ pub async fn run_http() -> Result<(), Error> {
     let (starter, callback): (Arc<dyn WorkflowStarter>, Arc<dyn TaskCallback>) =
         match (&config.state_machine_arn, &aws) {
             (Some(arn), Some(aws)) => {
-                let sfn = Arc::new(StepFunctions::new(aws_sdk_sfn::Client::new(aws), arn.clone()));
+                let sfn = Arc::new(StepFunctions::new(
+                    aws_sdk_sfn::Client::new(aws),
+                    arn.clone(),
+                ));
                 (sfn.clone(), sfn)
             }
             _ => (Arc::new(NoStateMachine), Arc::new(NoStateMachine)),
         };
-    let state = iras_api::AppState { deps, starter, callback };
+    let state = iras_api::AppState {
+        deps,
+        starter,
+        callback,
+    };
     lambda_http::run(iras_api::router(state)).await
 }
 

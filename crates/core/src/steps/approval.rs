@@ -21,6 +21,11 @@ pub struct RequestApprovalInput {
     pub task_token: TaskToken,
     /// Seconds until the state machine stops waiting.
     pub timeout_seconds: u64,
+    /// When the state machine entered the approval state (`$$.State.EnteredTime`). The deadline
+    /// counts from here, as the state machine's own timeout does, so the stored deadline never
+    /// falls after the moment the workflow stops waiting.
+    #[serde(default)]
+    pub requested_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Returned to the Lambda caller; the state machine waits for the callback instead.
@@ -58,7 +63,7 @@ pub async fn request_approval(
         incident_id: incident.id,
         task_token: input.task_token,
         requested_at: now,
-        deadline: now + ChronoDuration::seconds(secs),
+        deadline: input.requested_at.unwrap_or(now).min(now) + ChronoDuration::seconds(secs),
         decision: None,
         expired: false,
     };
@@ -160,8 +165,21 @@ pub async fn decide(
             .filter(|c| !c.is_empty()),
         via,
     };
-    let rec = match deps.store.decide_approval(&approval_id, &decision).await {
-        Ok(rec) => rec,
+    let (rec, decision) = match deps.store.decide_approval(&approval_id, &decision).await {
+        Ok(rec) => (rec, decision),
+        // The same decision again while the workflow still waits: the earlier attempt recorded
+        // it but could not resume the workflow, so this retry delivers it.
+        Err(DecideError::AlreadyDecided(d)) if d.verdict == verdict => {
+            match deps
+                .store
+                .get_approval(&approval_id)
+                .await
+                .map_err(unavailable)?
+            {
+                Some(rec) => (rec, *d),
+                None => return Err(DecideFailure::NotAwaiting(incident.status)),
+            }
+        }
         Err(DecideError::AlreadyDecided(d)) => return Err(DecideFailure::AlreadyDecided(d)),
         Err(DecideError::Expired) => return Err(DecideFailure::Expired),
         Err(DecideError::NotFound) => return Err(DecideFailure::NotAwaiting(incident.status)),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::ids::{IncidentId, TraceId};
-use crate::model::{truncate, EscalationReason, EventKind, IncidentStatus, Outcome};
+use crate::model::{truncate, EscalationReason, EventKind, Incident, IncidentStatus, Outcome};
 use crate::ports::{Deps, PageError};
 use crate::steps::{load, record, save, StepError};
 
@@ -77,13 +77,18 @@ pub async fn escalate(deps: &Deps, input: EscalateInput) -> Result<EscalateOutpu
     };
     let (reason, detail) = if let Some(err) = &input.error {
         if err.error == "States.Timeout" && incident.status == IncidentStatus::AwaitingApproval {
+            let mut expired = true;
             if let Some(id) = &incident.approval_id {
-                deps.store.expire_approval(id).await?;
+                expired = deps.store.expire_approval(id).await?;
                 if let Err(e) = deps.notifier.approval_closed(&incident, id, None).await {
                     tracing::warn!(incident_id = %incident.id, error = %e, "could not mark the approval message expired");
                 }
             }
-            let msg = "No decision before the approval deadline";
+            let msg = if expired {
+                "No decision before the approval deadline"
+            } else {
+                "A decision arrived as the deadline passed, too late for the workflow; nothing was applied"
+            };
             record(
                 deps,
                 incident.id,
@@ -134,47 +139,7 @@ pub async fn escalate(deps: &Deps, input: EscalateInput) -> Result<EscalateOutpu
     };
 
     let page_reason = format!("{}: {detail}", reason.describe());
-    let paged = match deps.pager.page(&incident, &page_reason).await {
-        Ok(reference) => {
-            let msg = format!("On-call paged ({reference})");
-            record(
-                deps,
-                incident.id,
-                "escalate",
-                EventKind::Paged,
-                msg,
-                json!(null),
-            )
-            .await?;
-            true
-        }
-        Err(PageError::NotConfigured) => {
-            let msg = "No pager is configured: nobody was paged";
-            record(
-                deps,
-                incident.id,
-                "escalate",
-                EventKind::Warning,
-                msg,
-                json!(null),
-            )
-            .await?;
-            false
-        }
-        Err(e) => {
-            let msg = format!("Paging failed: {e}");
-            record(
-                deps,
-                incident.id,
-                "escalate",
-                EventKind::Warning,
-                msg,
-                json!(null),
-            )
-            .await?;
-            false
-        }
-    };
+    let paged = page_once(deps, &incident, &page_reason).await?;
     incident.status = IncidentStatus::Escalated;
     incident.outcome = Some(Outcome::Escalated {
         reason,
@@ -198,4 +163,28 @@ pub async fn escalate(deps: &Deps, input: EscalateInput) -> Result<EscalateOutpu
         .progress(&incident, &format!("Escalated: {page_reason}"))
         .await;
     Ok(EscalateOutput { reason, paged })
+}
+
+/// Pages on-call once per incident: the timeline records the page before the incident is saved,
+/// so a retried Escalate whose save failed does not page again.
+async fn page_once(deps: &Deps, incident: &Incident, reason: &str) -> Result<bool, StepError> {
+    let events = deps.store.list_events(incident.id).await?;
+    if events.iter().any(|e| e.kind == EventKind::Paged) {
+        return Ok(true);
+    }
+    let (kind, msg, paged) = match deps.pager.page(incident, reason).await {
+        Ok(reference) => (
+            EventKind::Paged,
+            format!("On-call paged ({reference})"),
+            true,
+        ),
+        Err(PageError::NotConfigured) => (
+            EventKind::Warning,
+            "No pager is configured: nobody was paged".to_string(),
+            false,
+        ),
+        Err(e) => (EventKind::Warning, format!("Paging failed: {e}"), false),
+    };
+    record(deps, incident.id, "escalate", kind, msg, json!(null)).await?;
+    Ok(paged)
 }

@@ -84,6 +84,20 @@ async fn receive_firing(
             })
         }
         DedupOutcome::Existing(id) => {
+            // A start that failed earlier (the sender then retried) left an incident without a
+            // workflow; starting again is a no-op when the execution exists.
+            if let Some(existing) = deps.store.get_incident(id).await? {
+                if existing.status == IncidentStatus::Triaging {
+                    let r = IncidentRef {
+                        incident_id: id,
+                        trace_id: existing.trace_id.clone(),
+                    };
+                    starter
+                        .start(&r)
+                        .await
+                        .map_err(|e| StepError::Transient(e.to_string()))?;
+                }
+            }
             let msg = format!("Alert fired again: {}", incident.title);
             record(
                 deps,
