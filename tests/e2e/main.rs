@@ -2,6 +2,7 @@
 //! `statemachine.asl.json`, the step code and the embedded SQLite store. One test binary.
 
 mod api;
+mod aws_stack;
 mod cli;
 mod lambda_endpoint;
 mod restart;

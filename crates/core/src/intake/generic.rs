@@ -65,6 +65,11 @@ fn one(node: &Node<'_>, received_at: DateTime<Utc>) -> Result<Alert, IntakeError
         return Err(invalid(node.child_path("title"), "has no printable text"));
     }
     let service = node.req_text_at("service")?;
+    // `service` is this format's one required routing field: a name that cannot be used is the
+    // sender's mistake to hear about, not something to drop silently.
+    if let Err(e) = crate::ids::ServiceName::parse(&service) {
+        return Err(invalid(node.child_path("service"), e.reason));
+    }
     let started_at = node.time_at("timestamp")?.unwrap_or(received_at);
     let status = match node.get("status") {
         None => AlertStatus::Firing,
@@ -245,9 +250,11 @@ mod tests {
     }
 
     #[test]
-    fn a_service_that_does_not_parse_is_skipped_not_an_error() {
-        let a = alerts(&json!({"title": "t", "service": "rm -rf /; echo"}));
-        assert!(a[0].services.is_empty());
+    fn a_service_that_does_not_parse_is_refused_naming_the_field() {
+        let err = error(&json!({"title": "t", "service": "rm -rf /; echo"}));
+        assert_eq!(err.field(), Some("service"));
+        let err = error(&json!([{"title": "a", "service": "ok"}, {"title": "b", "service": "../../etc passwd"}]));
+        assert_eq!(err.field(), Some("[1].service"));
     }
 
     #[test]
