@@ -164,3 +164,26 @@ async fn the_postmortem_is_served_as_json_and_as_markdown() {
     let (_, tl) = call(&rt, "GET", &format!("/incidents/{id}/timeline"), None).await;
     assert!(tl["events"].as_array().unwrap().len() >= 8);
 }
+
+#[tokio::test]
+async fn alerts_of_one_group_about_one_service_open_one_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario("checkout-bad-deploy");
+    let rt = runtime_with(dir.path(), &s, |_| {});
+    let (st, body) = call(&rt, "POST", "/webhook/alertmanager", Some(s.alert.clone())).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+    let alerts = body["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[0]["status"], "processing");
+    assert_eq!(alerts[1]["status"], "deduplicated");
+    assert_eq!(alerts[0]["incident_id"], alerts[1]["incident_id"]);
+    // Alertmanager re-sends the group on its next interval: both alerts join the same incident.
+    let (st, again) = call(&rt, "POST", "/webhook/alertmanager", Some(s.alert.clone())).await;
+    assert_eq!(st, StatusCode::OK);
+    for a in again["alerts"].as_array().unwrap() {
+        assert_eq!(a["incident_id"], alerts[0]["incident_id"]);
+        assert_eq!(a["status"], "deduplicated");
+    }
+    let (_, list) = call(&rt, "GET", "/incidents", None).await;
+    assert_eq!(list["incidents"].as_array().unwrap().len(), 1);
+}

@@ -799,6 +799,50 @@ impl IncidentStore for DynamoStore {
         )))
     }
 
+    async fn claim_dedup(
+        &self,
+        key: &DedupKey,
+        holder: IncidentId,
+    ) -> Result<DedupOutcome, StoreError> {
+        let what = format!("claiming dedup key {} for {holder}", key.as_str());
+        let now = Utc::now();
+        let expires_at = now
+            .checked_add_signed(self.dedup_ttl)
+            .map_or(i64::MAX, |t| t.timestamp());
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .item(PK, s(dedup_pk(key)))
+            .item(SK, s(DEDUP_SK))
+            .item(INCIDENT_ID, s(holder.to_string()))
+            .item(CREATED_AT, s(timestamp(now)))
+            .item(TTL_ATTRIBUTE, n(expires_at))
+            // Free, expired, or already this incident's (a resent request) all mean "claimed".
+            .condition_expression("attribute_not_exists(#pk) OR #ttl < :now OR #holder = :holder")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_names("#holder", INCIDENT_ID)
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":holder", s(holder.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(DedupOutcome::Created),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                match self.dedup_holder(key).await? {
+                    Some(other) if other != holder => Ok(DedupOutcome::Existing(other)),
+                    // Released in between: the next grouped alert will claim it.
+                    _ => Ok(DedupOutcome::Created),
+                }
+            }
+            Err(e) => Err(sdk_error(&what, e)),
+        }
+    }
+
     async fn release_dedup(&self, key: &DedupKey, holder: IncidentId) -> Result<(), StoreError> {
         let what = format!("releasing dedup key {} held by {holder}", key.as_str());
         // One conditional delete: it frees the key only if `holder` still has it.

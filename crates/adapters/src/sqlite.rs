@@ -345,6 +345,47 @@ impl IncidentStore for SqliteStore {
         .await
     }
 
+    async fn claim_dedup(
+        &self,
+        key: &DedupKey,
+        holder: IncidentId,
+    ) -> Result<DedupOutcome, StoreError> {
+        let key = key.as_str().to_owned();
+        let id = holder.to_string();
+        let what = format!("claiming dedup key {key} for {id}");
+        self.with_conn(what.clone(), move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .ctx(|| format!("{what}: starting a transaction"))?;
+            tx.execute(
+                "INSERT OR IGNORE INTO dedup (key, incident_id, created_at) \
+                 SELECT ?1, ?2, created_at FROM incidents WHERE id = ?2",
+                params![key, id],
+            )
+            .ctx(|| format!("{what}: inserting"))?;
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT incident_id FROM dedup WHERE key = ?1",
+                    [&key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .ctx(|| format!("{what}: reading it back"))?;
+            tx.commit().ctx(|| format!("{what}: committing"))?;
+            match current {
+                Some(h) if h == id => Ok(DedupOutcome::Created),
+                Some(h) => Ok(DedupOutcome::Existing(stored_id(
+                    &format!("the holder of dedup key {key}"),
+                    &h,
+                )?)),
+                None => Err(StoreError::Unexpected(format!(
+                    "{what}: incident {id} does not exist"
+                ))),
+            }
+        })
+        .await
+    }
+
     async fn release_dedup(&self, key: &DedupKey, holder: IncidentId) -> Result<(), StoreError> {
         let key = key.as_str().to_owned();
         let holder = holder.to_string();

@@ -68,6 +68,13 @@ pub trait IncidentStore: Send + Sync {
     /// Frees a dedup key, so the next alert with it opens a new incident. Only frees it if
     /// `holder` still holds it.
     async fn release_dedup(&self, key: &DedupKey, holder: IncidentId) -> Result<(), StoreError>;
+    /// Claims `key` for the existing incident `holder` (an alert grouped into it): `Created` when
+    /// the key was free or already `holder`'s, `Existing(other)` when another incident holds it.
+    async fn claim_dedup(
+        &self,
+        key: &DedupKey,
+        holder: IncidentId,
+    ) -> Result<DedupOutcome, StoreError>;
     /// The open incident that holds a dedup key, if any.
     async fn dedup_holder(&self, key: &DedupKey) -> Result<Option<IncidentId>, StoreError>;
     /// Reads an incident.

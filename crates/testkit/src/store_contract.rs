@@ -181,6 +181,60 @@ pub async fn dedup_key_is_claimed_once_and_freed_only_by_its_holder<S: IncidentS
         .release_dedup(&sample_incident("never-seen", at(3)).dedup_key, first.id)
         .await
         .expect("releasing an unknown key is a no-op");
+
+    // An alert grouped into an existing incident claims its own key for that incident.
+    let grouped = sample_incident("grouped-alert", at(4)).dedup_key;
+    let claim = store
+        .claim_dedup(&grouped, third.id)
+        .await
+        .expect("claiming a free key");
+    assert_eq!(
+        claim,
+        DedupOutcome::Created,
+        "a free key is claimed for the holder"
+    );
+    let again = store
+        .claim_dedup(&grouped, third.id)
+        .await
+        .expect("claiming it again");
+    assert_eq!(
+        again,
+        DedupOutcome::Created,
+        "claiming one's own key again is harmless"
+    );
+    let other = store
+        .claim_dedup(&grouped, first.id)
+        .await
+        .expect("claiming a held key");
+    assert_eq!(
+        other,
+        DedupOutcome::Existing(third.id),
+        "a held key stays with its holder"
+    );
+    assert_eq!(
+        store
+            .dedup_holder(&grouped)
+            .await
+            .expect("reading the grouped key"),
+        Some(third.id)
+    );
+    let repeat = sample_incident("grouped-alert", at(5));
+    assert_eq!(
+        store
+            .create_incident(&repeat)
+            .await
+            .expect("a repeat of the grouped alert"),
+        DedupOutcome::Existing(third.id),
+        "a repeat of a grouped alert joins the incident it was grouped into"
+    );
+    store
+        .release_dedup(&grouped, third.id)
+        .await
+        .expect("releasing the grouped key");
+    assert_eq!(
+        store.dedup_holder(&grouped).await.expect("reading it"),
+        None
+    );
 }
 
 /// Of many concurrent creators with one dedup key, exactly one gets `Created`, and every other

@@ -253,7 +253,9 @@ mod tests {
     fn a_service_that_does_not_parse_is_refused_naming_the_field() {
         let err = error(&json!({"title": "t", "service": "rm -rf /; echo"}));
         assert_eq!(err.field(), Some("service"));
-        let err = error(&json!([{"title": "a", "service": "ok"}, {"title": "b", "service": "../../etc passwd"}]));
+        let err = error(
+            &json!([{"title": "a", "service": "ok"}, {"title": "b", "service": "../../etc passwd"}]),
+        );
         assert_eq!(err.field(), Some("[1].service"));
     }
 

@@ -1,9 +1,11 @@
 //! Receiving alerts (webhook side) and the `Ingest` step that opens the workflow.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::ids::{IncidentId, TraceId};
+use crate::ids::{IncidentId, ServiceName, TraceId};
 use crate::model::{Alert, AlertStatus, DedupKey, EventKind, Incident, IncidentStatus};
 use crate::ports::{DedupOutcome, Deps, IncidentRef, WorkflowStarter};
 use crate::steps::{load, record, save, StepError};
@@ -42,14 +44,55 @@ pub async fn receive_alerts(
     trace_id: &TraceId,
 ) -> Result<Vec<AlertReceipt>, StepError> {
     let mut receipts = Vec::with_capacity(alerts.len());
+    // Firing alerts of one delivery about the same service are one incident (an Alertmanager
+    // group of "error rate" and "latency" for checkout-api): one workflow, one plan, one page.
+    let mut by_service: HashMap<ServiceName, IncidentId> = HashMap::new();
     for alert in alerts {
         let receipt = match alert.status {
-            AlertStatus::Firing => receive_firing(deps, starter, alert, trace_id).await?,
+            AlertStatus::Firing => {
+                let service = alert.primary_service().cloned();
+                match service.as_ref().and_then(|s| by_service.get(s)) {
+                    Some(holder) => group_into(deps, *holder, alert).await?,
+                    None => {
+                        let r = receive_firing(deps, starter, alert, trace_id).await?;
+                        if let (Some(s), Some(id)) = (service, r.incident_id) {
+                            by_service.insert(s, id);
+                        }
+                        r
+                    }
+                }
+            }
             AlertStatus::Resolved => receive_resolved(deps, alert).await?,
         };
         receipts.push(receipt);
     }
     Ok(receipts)
+}
+
+/// Attaches a firing alert to an incident opened by another alert of the same delivery; its
+/// dedup key is claimed for that incident so its repeats join it too.
+async fn group_into(
+    deps: &Deps,
+    holder: IncidentId,
+    alert: Alert,
+) -> Result<AlertReceipt, StepError> {
+    let key = DedupKey::of(&alert);
+    let id = match deps.store.claim_dedup(&key, holder).await? {
+        DedupOutcome::Created => holder,
+        // The alert already belongs to another open incident: it stays there.
+        DedupOutcome::Existing(other) => other,
+    };
+    let msg = if id == holder {
+        format!("Grouped alert: {}", alert.title)
+    } else {
+        format!("Alert fired again: {}", alert.title)
+    };
+    let data = json!({"grouped_key": if id == holder { Some(key.as_str()) } else { None }});
+    record(deps, id, "webhook", EventKind::AlertRepeated, msg, data).await?;
+    Ok(AlertReceipt {
+        incident_id: Some(id),
+        status: ReceiptStatus::Deduplicated,
+    })
 }
 
 async fn receive_firing(

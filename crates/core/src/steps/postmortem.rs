@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::model::{Durations, EscalationReason, EventKind, Outcome, PostMortem};
+use crate::model::{DedupKey, Durations, EscalationReason, EventKind, Outcome, PostMortem};
 use crate::ports::{Deps, IncidentRef, PostmortemInput};
 use crate::steps::{analyst_failed, load, record, save, with_fallback, StepError};
 
@@ -92,6 +92,16 @@ pub async fn write_postmortem(
     deps.store
         .release_dedup(&incident.dedup_key, incident.id)
         .await?;
+    // Alerts grouped into this incident claimed their keys for it: free those too.
+    for key in pm
+        .timeline
+        .iter()
+        .filter_map(|e| e.data.get("grouped_key")?.as_str())
+    {
+        deps.store
+            .release_dedup(&DedupKey::from_stored(key), incident.id)
+            .await?;
+    }
     Ok(PostmortemOutput {
         status: incident.status.to_string(),
     })

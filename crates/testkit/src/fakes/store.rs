@@ -87,6 +87,22 @@ impl IncidentStore for MemoryStore {
         Ok(DedupOutcome::Created)
     }
 
+    async fn claim_dedup(
+        &self,
+        key: &DedupKey,
+        holder: IncidentId,
+    ) -> Result<DedupOutcome, StoreError> {
+        let mut t = lock(&self.tables);
+        t.check()?;
+        match t.dedup.get(key) {
+            Some(other) if *other != holder => Ok(DedupOutcome::Existing(*other)),
+            _ => {
+                t.dedup.insert(key.clone(), holder);
+                Ok(DedupOutcome::Created)
+            }
+        }
+    }
+
     async fn release_dedup(&self, key: &DedupKey, holder: IncidentId) -> Result<(), StoreError> {
         let mut t = lock(&self.tables);
         t.check()?;
