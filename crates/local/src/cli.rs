@@ -190,7 +190,7 @@ async fn print_response(res: reqwest::Response) -> anyhow::Result<ExitCode> {
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or(text);
     if status.is_success() {
-        println!("{pretty}");
+        say!("{pretty}");
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("{status}: {pretty}");

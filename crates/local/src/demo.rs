@@ -29,7 +29,7 @@ pub struct DemoArgs {
 }
 
 fn print_event(e: &TimelineEvent) {
-    println!(
+    say!(
         "[{}] {} {}",
         e.at.format("%H:%M:%S"),
         e.kind.symbol(),
@@ -55,9 +55,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         Answer::Approve
     };
-    println!("IRAS demo: scenario {} ({})", scenario.name, path.display());
-    println!("IRAS sees only the alert and the scenario's logs, metrics and deployments.");
-    println!();
+    say!("IRAS demo: scenario {} ({})", scenario.name, path.display());
+    say!("IRAS sees only the alert and the scenario's logs, metrics and deployments.");
+    say!();
     let rt = Runtime::open(&config, Some(scenario.clone()), EngineOptions::default())?;
     let store = rt.deps.store.clone();
     let id = drive(
@@ -73,24 +73,27 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // The evidence behind the last analysis, as the analyst saw it.
     if let Some(inc) = store.get_incident(id).await? {
         if let Some(ctx) = store.get_context(id, inc.attempts.max(1)).await? {
-            println!();
-            println!("Evidence of the last attempt:");
+            say!();
+            say!("Evidence of the last attempt:");
             for t in ctx
                 .logs
                 .iter()
                 .filter(|t| t.level >= iras_core::LogLevel::Warn)
                 .take(5)
             {
-                println!("  log  ×{:<4} {:<5} {}", t.count, t.level, t.template);
+                say!("  log  ×{:<4} {:<5} {}", t.count, t.level, t.template);
             }
             for m in ctx.metrics.iter().filter(|m| m.anomalous).take(5) {
-                println!(
+                say!(
                     "  metric {} {} = {} (baseline {})",
-                    m.service, m.name, m.current, m.baseline
+                    m.service,
+                    m.name,
+                    m.current,
+                    m.baseline
                 );
             }
             for d in ctx.deployments.iter().take(3) {
-                println!(
+                say!(
                     "  deploy {} {} at {} by {}: {}",
                     d.service,
                     d.version,
@@ -102,16 +105,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    println!();
+    say!();
     match store.get_postmortem(id).await? {
-        Some(pm) => println!("{}", pm.to_markdown()),
-        None => println!("(no post-mortem was written)"),
+        Some(pm) => say!("{}", pm.to_markdown()),
+        None => say!("(no post-mortem was written)"),
     }
     let final_status = store
         .get_incident(id)
         .await?
         .map(|i| i.status.to_string())
         .unwrap_or_default();
-    println!("Incident {id} ended {final_status}.");
+    say!("Incident {id} ended {final_status}.");
     Ok(ExitCode::SUCCESS)
 }

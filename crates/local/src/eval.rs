@@ -135,12 +135,15 @@ pub async fn evaluate(dir: &std::path::Path) -> anyhow::Result<Vec<Row>> {
 pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let dir = args.dir.unwrap_or_else(default_scenarios_dir);
     let rows = evaluate(&dir).await?;
-    println!(
+    say!(
         "{:<34} {:<16} {:<40} {:<44} first action",
-        "scenario", "severity", "services", "root cause"
+        "scenario",
+        "severity",
+        "services",
+        "root cause"
     );
     for r in &rows {
-        println!(
+        say!(
             "{:<34} {:<16} {:<40} {:<44} {}",
             r.name,
             mark(&r.severity),
@@ -150,6 +153,6 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let correct = rows.iter().filter(|r| r.root_cause_correct()).count();
-    println!("root cause: {correct}/{} correct", rows.len());
+    say!("root cause: {correct}/{} correct", rows.len());
     Ok(ExitCode::SUCCESS)
 }
