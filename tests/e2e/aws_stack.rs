@@ -915,3 +915,66 @@ async fn cargo_lambda_invoke_runs_one_function_with_its_event_fixture() {
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap();
     assert!(body["incidents"].is_array(), "{body}");
 }
+
+#[tokio::test]
+async fn the_stack_script_creates_the_table_exactly_as_the_dynamodb_store_does() {
+    use aws_sdk_dynamodb::config::{Credentials, Region};
+    let stack = stack().await;
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(&stack.aws)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    iras_adapters::dynamo::create_table(&client, "schema-reference")
+        .await
+        .unwrap();
+    let shape = |table: &str| {
+        let table = table.to_owned();
+        async move {
+            let d = aws(
+                stack,
+                "dynamodb",
+                "DynamoDB_20120810.DescribeTable",
+                json!({"TableName": table}),
+            )
+            .await;
+            let t = &d["Table"];
+            let mut attrs: Vec<String> = t["AttributeDefinitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            attrs.sort();
+            let gsis: Vec<Value> = t["GlobalSecondaryIndexes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|g| json!({"name": g["IndexName"], "keys": g["KeySchema"], "projection": g["Projection"]}))
+                .collect();
+            let ttl = aws(
+                stack,
+                "dynamodb",
+                "DynamoDB_20120810.DescribeTimeToLive",
+                json!({"TableName": table}),
+            )
+            .await;
+            json!({
+                "keys": t["KeySchema"],
+                "attributes": attrs,
+                "gsis": gsis,
+                "billing": t["BillingModeSummary"]["BillingMode"],
+                "ttl": ttl["TimeToLiveDescription"]["AttributeName"],
+            })
+        }
+    };
+    let (ours, reference) = (shape(&stack.table).await, shape("schema-reference").await);
+    assert!(
+        ours["gsis"].as_array().is_some_and(|g| !g.is_empty()) && ours["ttl"].is_string(),
+        "{ours}"
+    );
+    assert_eq!(ours, reference);
+}
