@@ -8,6 +8,7 @@ pub mod model;
 pub mod policy;
 pub mod ports;
 pub mod scenario;
+pub mod signing;
 pub mod steps;
 
 pub use ids::*;
