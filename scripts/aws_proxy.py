@@ -16,14 +16,27 @@ Lambda answers 200 with the header X-Amz-Function-Error: Unhandled and the same 
 what Step Functions (and every SDK) expects: only then does the state machine see the step's own
 error name (`Iras.Transient`, ...) instead of a service error. The proxy translates.
 
+With --log it writes one line per request on stderr:
+
+    aws-proxy: invoke triage -> 200 in 41 ms                     (Lambda Invoke)
+    aws-proxy: url webhook POST /webhook/alertmanager -> 202 in 80 ms   (/lambda-url/...)
+    aws-proxy: api DynamoDB_20120810.PutItem -> 200 in 3 ms (2817 B in, 2 B out)   (to moto)
+
+An API call is named by its X-Amz-Target header, or else by its method and path. If the environment
+variable AWS_PROXY_TRACE names a file, every request is also appended to it as one JSON line (start
+and end as epoch seconds, kind invoke/url/api, name, status, milliseconds, sizes, the client's
+port, and, for calls to moto, the request and response bodies); scripts/measure-incident reads it.
+
 Usage: aws_proxy.py --listen PORT --moto PORT --lambda PORT [--host 127.0.0.1] [--log]
 """
 
 import argparse
 import http.client
 import json
+import os
 import re
 import sys
+import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +52,17 @@ HOP_BY_HOP = {
     "transfer-encoding",
     "upgrade",
 }
+TRACE_PATH = os.environ.get("AWS_PROXY_TRACE") or None
+TRACE_LOCK = threading.Lock()
+
+
+def trace(record: dict) -> None:
+    """Appends one request to AWS_PROXY_TRACE, if set."""
+    if not TRACE_PATH:
+        return
+    line = json.dumps(record, separators=(",", ":")) + "\n"
+    with TRACE_LOCK, open(TRACE_PATH, "a", encoding="utf-8") as f:
+        f.write(line)
 
 
 def function_name(raw: str) -> str:
@@ -106,11 +130,13 @@ class Proxy(BaseHTTPRequestHandler):
     def _handle(self):
         body = self._body()
         started = time.monotonic()
+        wall = time.time()
+        kind, name = "api", self.headers.get("X-Amz-Target") or f"{self.command} {self.path}"
         split = urllib.parse.urlsplit(self.path)
         invoke = INVOKE.match(split.path) if self.command == "POST" else None
         try:
             if invoke:
-                name = function_name(invoke.group(1))
+                kind, name = "invoke", function_name(invoke.group(1))
                 path = f"/2015-03-31/functions/{urllib.parse.quote(name)}/invocations"
                 if split.query:
                     path += "?" + split.query
@@ -134,15 +160,55 @@ class Proxy(BaseHTTPRequestHandler):
                         flush=True,
                     )
             elif split.path.startswith("/lambda-url/"):
+                kind, name = "url", split.path.split("/")[2]
                 status, headers, out = self._forward(self.lambda_port, self.path, body, None)
+                if self.log:
+                    rest = self.path.split("/", 3)[3] if self.path.count("/") >= 3 else ""
+                    ms = (time.monotonic() - started) * 1000
+                    print(
+                        f"aws-proxy: url {name} {self.command} /{rest} -> {status} in {ms:.0f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             else:
                 status, headers, out = self._forward(self.moto_port, self.path, body, 300)
+                if self.log:
+                    ms = (time.monotonic() - started) * 1000
+                    print(
+                        f"aws-proxy: api {name} -> {status} in {ms:.0f} ms"
+                        f" ({len(body)} B in, {len(out)} B out)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         except OSError as e:
             which = "cargo lambda watch" if (invoke or split.path.startswith("/lambda-url/")) else "moto"
             msg = json.dumps({"message": f"aws-proxy: {which} did not answer: {e}"}).encode()
             if self.log:
                 print(f"aws-proxy: {self.command} {self.path}: {which} did not answer: {e}", file=sys.stderr, flush=True)
             status, headers, out = 502, [("Content-Type", "application/json")], msg
+        if TRACE_PATH:
+            record = {
+                "t0": wall,
+                "t1": wall + (time.monotonic() - started),
+                "kind": kind,
+                "name": name,
+                "method": self.command,
+                "path": self.path,
+                "status": status,
+                "ms": round((time.monotonic() - started) * 1000, 3),
+                "in": len(body),
+                "out": len(out),
+                "peer": self.client_address[1],
+            }
+            if kind == "invoke":
+                record["function_error"] = dict(headers).get("X-Amz-Function-Error")
+            if kind == "api":
+                record["request"] = body.decode("utf-8", "replace")
+                record["response"] = out.decode("utf-8", "replace")
+            try:
+                trace(record)
+            except OSError as e:
+                print(f"aws-proxy: cannot write {TRACE_PATH}: {e}", file=sys.stderr, flush=True)
         self._send(status, headers, out)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
@@ -169,7 +235,7 @@ def main() -> None:
     p.add_argument("--listen", type=int, required=True, help="port to listen on (moto's MOTO_PORT)")
     p.add_argument("--moto", type=int, required=True, help="port moto listens on")
     p.add_argument("--lambda", dest="lambda_port", type=int, required=True, help="port of cargo lambda watch")
-    p.add_argument("--log", action="store_true", help="log every Lambda invoke on stderr")
+    p.add_argument("--log", action="store_true", help="log every request (Lambda invokes, function URLs, API calls) on stderr")
     a = p.parse_args()
     Proxy.upstream_host = a.host
     Proxy.moto_port = a.moto
