@@ -10,6 +10,7 @@ pub use sqlite::SqliteStore;
 
 pub mod config;
 pub mod executor;
+pub mod llm;
 pub mod sfn;
 pub mod simulated;
 pub mod unconfigured;
