@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use iras_core::analyst::HeuristicAnalyst;
 use iras_core::policy::{AutoApplyPolicy, Policy};
-use iras_core::ports::{Deps, IncidentStore, SystemClock};
+use iras_core::ports::{Analyst as _, Deps, IncidentStore, SystemClock};
 use iras_core::scenario::Scenario;
 use iras_core::{Risk, Severity};
 
@@ -46,7 +46,7 @@ pub struct Config {
 }
 
 /// The variables [`Config::from_lookup`] reads, for documentation and `iras --help`.
-pub const VARIABLES: [(&str, &str); 11] = [
+pub const VARIABLES: [(&str, &str); 17] = [
     (
         "IRAS_DATA_DIR",
         "directory of the embedded SQLite store (default .iras)",
@@ -90,6 +90,30 @@ pub const VARIABLES: [(&str, &str); 11] = [
     (
         "IRAS_STATE_MACHINE_ARN",
         "Step Functions state machine the webhook starts and decisions resume",
+    ),
+    (
+        "ANTHROPIC_API_KEY",
+        "enables the LLM analyst (Claude); the heuristic analyst stays the fallback",
+    ),
+    (
+        "ANTHROPIC_BASE_URL",
+        "Messages API base URL (default https://api.anthropic.com)",
+    ),
+    (
+        "IRAS_TRIAGE_MODEL",
+        "model for triage (default claude-haiku-4-5)",
+    ),
+    (
+        "IRAS_ANALYSIS_MODEL",
+        "model for root cause, plan and post-mortem (default claude-sonnet-4-5)",
+    ),
+    (
+        "IRAS_LLM_TIMEOUT_SECS",
+        "timeout of one model call (default 60)",
+    ),
+    (
+        "IRAS_LLM_BUDGET_SECS",
+        "time budget of one analysis stage, retries included",
     ),
 ];
 
@@ -195,6 +219,16 @@ impl Config {
     }
 }
 
+/// Puts the LLM analyst in front when `ANTHROPIC_API_KEY` is set (through `lookup`); the
+/// heuristic analyst stays the fallback for every call the model fails.
+pub fn with_llm(mut deps: Deps, lookup: &dyn Fn(&str) -> Option<String>) -> Deps {
+    if let Some(llm) = crate::llm::LlmAnalyst::from_lookup(lookup) {
+        tracing::info!(analyst = %llm.name(), "LLM analyst enabled; the heuristic analyst is the fallback");
+        deps.analyst = Arc::new(llm);
+    }
+    deps
+}
+
 /// Builds the ports: the given store, the heuristic analyst, and telemetry from the scenario in
 /// demo mode or "not configured" otherwise (never fake data outside demo mode).
 pub fn build_deps(
@@ -255,6 +289,28 @@ mod tests {
                 "{var} is missing from README.md"
             );
         }
+    }
+
+    #[test]
+    fn an_api_key_puts_the_llm_analyst_in_front_of_the_heuristic_one() {
+        let store: Arc<dyn IncidentStore> = Arc::new(crate::SqliteStore::open_in_memory().unwrap());
+        let plain = with_llm(build_deps(store.clone(), Policy::default(), None), &|_| {
+            None
+        });
+        assert_eq!(plain.analyst.name(), "heuristic");
+        let keyed = with_llm(build_deps(store, Policy::default(), None), &|k| {
+            (k == "ANTHROPIC_API_KEY").then(|| "sk-test".to_string())
+        });
+        assert!(
+            keyed.analyst.name().starts_with("anthropic:"),
+            "{}",
+            keyed.analyst.name()
+        );
+        assert_eq!(keyed.fallback_analyst.name(), "heuristic");
+        assert!(
+            !format!("{keyed:?}").contains("sk-test"),
+            "the key never prints"
+        );
     }
 
     #[test]

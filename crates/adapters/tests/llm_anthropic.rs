@@ -633,22 +633,6 @@ mod transport {
         assert!(matches!(err, AnalystError::Transient(_)), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
     }
-
-    #[tokio::test]
-    async fn an_https_base_url_fails_clearly_because_this_build_has_no_tls() {
-        let analyst = LlmAnalyst::new(
-            AnthropicClient::new("https://api.anthropic.com", ApiKey::new("k")),
-            "claude-haiku-4-5",
-            "claude-sonnet-4-5",
-        );
-
-        let err = analyst
-            .triage(&sample_incident("tls", base_time()))
-            .await
-            .unwrap_err();
-
-        assert!(err.to_string().contains("no TLS support"), "{err}");
-    }
 }
 
 mod untrusted_text {
@@ -844,4 +828,23 @@ mod accounting_and_naming {
         assert_eq!(a.model_for(Stage::Plan), "claude-opus-4-5");
         assert!(!format!("{a:?}").contains("sk\""), "the key never prints");
     }
+}
+
+#[test]
+fn an_https_client_builds_alongside_the_aws_sdk() {
+    // reqwest's rustls (ring) and the AWS SDK's rustls (aws-lc-rs) share one rustls: building
+    // both in one process must not panic over a missing or ambiguous crypto provider.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        let _dynamo = aws_sdk_dynamodb::Client::from_conf(conf);
+        let client = reqwest::Client::builder().https_only(true).build();
+        assert!(client.is_ok(), "{client:?}");
+    });
 }

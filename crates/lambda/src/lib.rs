@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use iras_adapters::config::{build_deps, Config};
+use iras_adapters::config::{build_deps, with_llm, Config};
 use iras_adapters::sfn::StepFunctions;
 use iras_adapters::simulated::load_scenario;
 use iras_adapters::{DynamoStore, SqliteStore};
@@ -76,7 +76,9 @@ async fn cold_start() -> Result<ColdStart, Error> {
         Some(p) => Some(load_scenario(p).map_err(|e| format!("{e:#}"))?),
         None => None,
     };
-    let deps = build_deps(store, config.policy.clone(), scenario);
+    let deps = with_llm(build_deps(store, config.policy.clone(), scenario), &|k| {
+        std::env::var(k).ok()
+    });
     Ok(ColdStart { config, deps, aws })
 }
 

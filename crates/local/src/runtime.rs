@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use iras_adapters::config::{build_deps, Config};
+use iras_adapters::config::{build_deps, with_llm, Config};
 use iras_adapters::SqliteStore;
 use iras_api::AppState;
 use iras_core::ports::{
@@ -228,7 +228,10 @@ impl Runtime {
         let db = config.database_path();
         let store = SqliteStore::open(&db)
             .with_context(|| format!("could not open the store at {}", db.display()))?;
-        let deps = build_deps(Arc::new(store), config.policy.clone(), scenario);
+        let deps = with_llm(
+            build_deps(Arc::new(store), config.policy.clone(), scenario),
+            &|k| std::env::var(k).ok(),
+        );
         let mut rt = Self::with_deps(deps, &db, config.lambda_endpoint.as_deref(), options)?;
         rt._lock = Some(Arc::new(lock));
         Ok(rt)

@@ -160,15 +160,6 @@ impl LlmAnalyst {
                 .map(Duration::from_secs)
         };
         let base_url = get("ANTHROPIC_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.into());
-        if base_url.trim().starts_with("https://") {
-            // Said once at start-up; each stage then falls back with the same reason on its
-            // timeline (see the module documentation of `anthropic`).
-            tracing::warn!(
-                %base_url,
-                "this build has no TLS support: every LLM call will fail and fall back to the \
-                 heuristic analyst"
-            );
-        }
         let mut client = AnthropicClient::new(base_url.trim(), ApiKey::new(key.trim()));
         if let Some(t) = secs("IRAS_LLM_TIMEOUT_SECS") {
             client = client.with_call_timeout(t);

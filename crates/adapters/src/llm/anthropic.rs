@@ -2,10 +2,8 @@
 //! retries rate limits and overloads with jittered exponential backoff that honours
 //! `retry-after`, bounds every call with a timeout and every analysis with a deadline.
 //!
-//! TLS: the workspace builds reqwest without a TLS backend (enabling reqwest's rustls feature
-//! would make every other `reqwest::Client` in the workspace panic unless a crypto provider is
-//! installed first), so this client speaks plain HTTP. An `https://` base URL fails with a clear
-//! error, on which the analyst falls back to the heuristic one.
+//! TLS is rustls (reqwest's `rustls-tls`, webpki roots), so a Lambda needs no system
+//! certificates.
 
 use std::fmt;
 use std::time::Duration;
@@ -118,14 +116,6 @@ impl AnthropicClient {
         body: &serde_json::Value,
         deadline: Instant,
     ) -> Result<MessagesResponse, CallError> {
-        if self.base_url.starts_with("https://") {
-            return Err(CallError::Fatal(format!(
-                "this build has no TLS support, so {} cannot be reached; point \
-                 ANTHROPIC_BASE_URL at an http:// endpoint (a local proxy) or enable reqwest's \
-                 rustls feature",
-                self.base_url
-            )));
-        }
         let url = format!("{}/v1/messages", self.base_url);
         let mut attempt = 0u32;
         loop {
