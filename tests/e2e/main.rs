@@ -5,6 +5,7 @@ mod api;
 mod aws_stack;
 mod cli;
 mod lambda_endpoint;
+mod llm;
 mod restart;
 mod support;
 mod workflow;

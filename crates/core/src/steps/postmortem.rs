@@ -51,6 +51,8 @@ pub async fn write_postmortem(
         }
     ))
     .map_err(analyst_failed)?;
+    // Read again: a fallback while writing the narrative is part of what happened.
+    let events = deps.store.list_events(incident.id).await?;
     let mut pm = PostMortem {
         incident_id: incident.id,
         title: incident.title.clone(),

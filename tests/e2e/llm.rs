@@ -1,0 +1,190 @@
+//! The LLM analyst end to end against a local mock of the Anthropic Messages API: a model drives
+//! triage, root cause, plan and post-mortem; a failing model degrades to the heuristic analyst.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use iras_adapters::llm::{AnthropicClient, ApiKey, LlmAnalyst};
+use iras_core::{EventKind, IncidentStatus};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// What the mock model answers for each forced tool, for the checkout-bad-deploy world.
+fn answer(tool: &str) -> Value {
+    match tool {
+        "record_triage" => json!({
+            "severity": "P1", "affected_services": ["checkout-api"], "estimated_users_affected": 12000,
+            "confidence": 0.8, "reasoning": "model: checkout 5xx at 18% on the revenue path"}),
+        "record_root_cause" => json!({
+            "category": "deployment",
+            "primary_cause": "model: v2.31.0's split-tender path dereferences a nil allocator",
+            "contributing_factors": [],
+            "evidence": ["Split-tender checkout: pay one order with gift card + card (PR #4821)",
+                         "invalid memory address or nil pointer dereference"],
+            "suspect_service": "checkout-api", "suspect_version": "v2.31.0",
+            "model_confidence": 0.9, "missing_evidence": [], "missing_services": []}),
+        "record_plan" => json!({
+            "summary": "model: roll checkout-api back to v2.30.2",
+            "steps": [{
+                "action": {"kind": "rollback_deployment", "service": "checkout-api", "from_version": "v2.31.0", "to_version": "v2.30.2"},
+                "rollback": {"kind": "rollback_deployment", "service": "checkout-api", "from_version": "v2.30.2", "to_version": "v2.31.0"},
+                "risk": "low", "rationale": "the errors began with v2.31.0"}]}),
+        "record_postmortem" => json!({
+            "summary": "model: a nil dereference in v2.31.0 broke checkout; rolled back",
+            "impact": "model: 18% of checkouts failed for 10 minutes",
+            "lessons": ["model: canary the split-tender path"], "follow_ups": ["model: add a test"]}),
+        other => panic!("unexpected tool {other}"),
+    }
+}
+
+#[derive(Clone, Default)]
+struct Mock {
+    fail: bool,
+    tools: Arc<Mutex<Vec<String>>>,
+}
+
+async fn messages(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
+    let tool = body["tool_choice"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    m.tools.lock().unwrap().push(tool.clone());
+    if m.fail {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"type": "error", "error": {"type": "api_error", "message": "down"}})),
+        )
+            .into_response();
+    }
+    Json(json!({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer(&tool)}],
+        "stop_reason": "tool_use", "stop_sequence": null,
+        "usage": {"input_tokens": 1200, "output_tokens": 300, "cache_read_input_tokens": 800}
+    }))
+    .into_response()
+}
+
+async fn mock(fail: bool) -> (Mock, String, tokio::task::JoinHandle<()>) {
+    let m = Mock {
+        fail,
+        ..Mock::default()
+    };
+    let app = Router::new()
+        .route("/v1/messages", post(messages))
+        .with_state(m.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (m, base, server)
+}
+
+fn llm(base: &str) -> LlmAnalyst {
+    let client = AnthropicClient::new(base, ApiKey::new("sk-test"))
+        .with_retries(1, Duration::from_millis(10));
+    LlmAnalyst::new(client, "claude-haiku-4-5", "claude-sonnet-4-5")
+        .with_budget(Duration::from_secs(5))
+}
+
+#[tokio::test]
+async fn a_configured_model_drives_triage_root_cause_plan_and_postmortem() {
+    let (mock, base, server) = mock(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario("checkout-bad-deploy");
+    let analyst = Arc::new(llm(&base));
+    let rt = runtime_with(dir.path(), &s, |d| d.analyst = analyst.clone());
+    let id = send_alert(&rt, &s).await;
+    let inc = wait_for(&rt, id, IncidentStatus::AwaitingApproval).await;
+    assert!(inc.triage.as_ref().unwrap().reasoning.starts_with("model:"));
+    let rc = inc.root_cause.as_ref().unwrap();
+    assert!(
+        rc.analyst.starts_with("anthropic:claude-sonnet-4-5"),
+        "{}",
+        rc.analyst
+    );
+    assert!(rc.ungrounded_evidence.is_empty());
+    assert!((rc.computed_confidence.value() - 0.9).abs() < 1e-9);
+    let plan = inc.plan.as_ref().unwrap();
+    assert_eq!(
+        plan.steps[0].risk,
+        iras_core::Risk::Medium,
+        "the policy raised the model's 'low'"
+    );
+    call(&rt, "POST", &format!("/incidents/{id}/approve"), None).await;
+    let pm = wait_for_postmortem(&rt, id).await;
+    assert!(pm.narrative.summary.starts_with("model:"));
+    assert!(pm.narrative_by.starts_with("anthropic:"));
+    assert_eq!(
+        mock.tools.lock().unwrap().clone(),
+        [
+            "record_triage",
+            "record_root_cause",
+            "record_plan",
+            "record_postmortem"
+        ]
+    );
+    let usage = analyst.usage();
+    assert_eq!((usage.calls, usage.tokens.input_tokens), (4, 4 * 1200));
+    assert!(usage.cost_usd > 0.0);
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_model_that_keeps_failing_degrades_to_the_heuristic_analyst_and_the_incident_completes() {
+    let (mock, base, server) = mock(true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario("checkout-bad-deploy");
+    let rt = runtime_with(dir.path(), &s, |d| d.analyst = Arc::new(llm(&base)));
+    let id = send_alert(&rt, &s).await;
+    let inc = wait_for(&rt, id, IncidentStatus::AwaitingApproval).await;
+    assert_eq!(inc.root_cause.as_ref().unwrap().analyst, "heuristic");
+    call(&rt, "POST", &format!("/incidents/{id}/approve"), None).await;
+    let pm = wait_for_postmortem(&rt, id).await;
+    assert_eq!(pm.status, IncidentStatus::Resolved);
+    let fallbacks = pm
+        .timeline
+        .iter()
+        .filter(|e| e.kind == EventKind::Warning && e.message.contains("using heuristic"))
+        .count();
+    assert_eq!(fallbacks, 4, "each stage records its fallback");
+    assert!(mock.tools.lock().unwrap().len() >= 4);
+    server.abort();
+}
+
+#[tokio::test]
+async fn iras_demo_runs_through_the_model_when_an_api_key_and_base_url_are_set() {
+    let (_mock, base, server) = mock(false).await;
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_iras"))
+            .arg("demo")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("ANTHROPIC_API_KEY", "sk-test")
+            .env("ANTHROPIC_BASE_URL", base)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("by anthropic:claude-haiku-4-5"), "{stdout}");
+    assert!(
+        stdout.contains("model: a nil dereference in v2.31.0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ended resolved"), "{stdout}");
+    server.abort();
+}
