@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use iras_adapters::llm::{AnthropicClient, ApiKey, LlmAnalyst};
+use iras_core::ports::Analyst as _;
 use iras_core::{EventKind, IncidentStatus};
 use serde_json::{json, Value};
 
@@ -131,9 +132,17 @@ async fn a_configured_model_drives_triage_root_cause_plan_and_postmortem() {
             "record_postmortem"
         ]
     );
-    let usage = analyst.usage();
-    assert_eq!((usage.calls, usage.tokens.input_tokens), (4, 4 * 1200));
-    assert!(usage.cost_usd > 0.0);
+    // Every call is on the incident's timeline and summed in its post-mortem.
+    assert_eq!(
+        (pm.model_usage.calls, pm.model_usage.input_tokens),
+        (4, 4 * 1200)
+    );
+    assert!(pm.model_usage.cost_usd > 0.0);
+    assert!(pm.to_markdown().contains("Model usage:** 4 call(s)"));
+    assert!(
+        analyst.drain_usage(id).is_empty(),
+        "the steps drained what they recorded"
+    );
     server.abort();
 }
 

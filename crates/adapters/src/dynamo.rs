@@ -1782,6 +1782,7 @@ mod tests {
             plan: None,
             outcome: None,
             durations: Default::default(),
+            model_usage: Default::default(),
             timeline,
             written_at: at,
         };

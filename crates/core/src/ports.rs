@@ -218,6 +218,12 @@ pub trait Analyst: Send + Sync {
         &self,
         input: PostmortemInput<'_>,
     ) -> Result<PostmortemNarrative, AnalystError>;
+    /// Removes and returns the model calls made for `incident` since the last drain, so the step
+    /// can record them on its timeline. Analysts that call no model have none.
+    fn drain_usage(&self, incident: IncidentId) -> Vec<crate::model::ModelUsage> {
+        let _ = incident;
+        Vec::new()
+    }
 }
 
 /// A notification failure; recorded on the timeline, never fatal.

@@ -159,6 +159,7 @@ pub fn sample_postmortem(incident: &Incident, written_at: DateTime<Utc>) -> Post
         plan: None,
         outcome: None,
         durations: Durations::from_events(&timeline),
+        model_usage: Default::default(),
         timeline,
         written_at,
     }

@@ -19,8 +19,8 @@ use tokio::time::Instant;
 use iras_core::policy::{assess_plan, AutoApplyPolicy};
 use iras_core::ports::{Analyst, AnalystError, PostmortemInput, RootCauseInput};
 use iras_core::{
-    ContextBundle, Incident, PostmortemNarrative, ProposedPlan, RootCauseFinding,
-    RootCauseHypothesis, Severity, TriageResult,
+    ContextBundle, Incident, IncidentId, ModelUsage, PostmortemNarrative, ProposedPlan,
+    RootCauseFinding, RootCauseHypothesis, Severity, TriageResult,
 };
 
 use super::anthropic::{AnthropicClient, ApiKey, CallError, MessagesResponse, DEFAULT_BASE_URL};
@@ -221,13 +221,14 @@ impl LlmAnalyst {
         t
     }
 
-    fn record(&self, stage: Stage, res: &MessagesResponse) {
+    fn record(&self, stage: Stage, incident: IncidentId, res: &MessagesResponse) {
         let model = if res.model.is_empty() {
             self.model_for(stage).to_owned()
         } else {
             res.model.clone()
         };
         let record = CallRecord {
+            incident_id: Some(incident),
             stage: stage.as_str().into(),
             cost_usd: estimate_cost(&model, &res.usage),
             model,
@@ -251,6 +252,7 @@ impl LlmAnalyst {
     async fn ask<T>(
         &self,
         stage: Stage,
+        incident: IncidentId,
         user_prompt: String,
         validate: impl Fn(&T) -> Result<(), String>,
     ) -> Result<T, AnalystError>
@@ -290,7 +292,7 @@ impl LlmAnalyst {
                     CallError::Transient(m) => AnalystError::Transient(m),
                     CallError::Fatal(m) => AnalystError::Unexpected(m),
                 })?;
-            self.record(stage, &res);
+            self.record(stage, incident, &res);
             let tool_use = res.content.iter().find(|b| {
                 b.get("type").and_then(|t| t.as_str()) == Some("tool_use")
                     && b.get("name").and_then(|n| n.as_str()) == Some(tool)
@@ -357,9 +359,30 @@ impl Analyst for LlmAnalyst {
         }
     }
 
+    fn drain_usage(&self, incident: IncidentId) -> Vec<ModelUsage> {
+        let Ok(mut calls) = self.calls.lock() else {
+            return Vec::new();
+        };
+        let (mine, rest): (Vec<CallRecord>, Vec<CallRecord>) = std::mem::take(&mut *calls)
+            .into_iter()
+            .partition(|c| c.incident_id == Some(incident));
+        *calls = rest;
+        mine.into_iter()
+            .map(|c| ModelUsage {
+                stage: c.stage,
+                model: c.model,
+                input_tokens: c.usage.input_tokens,
+                output_tokens: c.usage.output_tokens,
+                cache_read_tokens: c.usage.cache_read_input_tokens,
+                cache_write_tokens: c.usage.cache_creation_input_tokens,
+                cost_usd: c.cost_usd,
+            })
+            .collect()
+    }
+
     async fn triage(&self, incident: &Incident) -> Result<TriageResult, AnalystError> {
         let prompt = triage_prompt(incident);
-        self.ask(Stage::Triage, prompt, |t: &TriageResult| {
+        self.ask(Stage::Triage, incident.id, prompt, |t: &TriageResult| {
             if t.reasoning.trim().is_empty() {
                 return Err("`reasoning` is empty".into());
             }
@@ -376,18 +399,23 @@ impl Analyst for LlmAnalyst {
         input: RootCauseInput<'_>,
     ) -> Result<RootCauseFinding, AnalystError> {
         let prompt = root_cause_prompt(&input);
-        self.ask(Stage::RootCause, prompt, |f: &RootCauseFinding| {
-            if f.primary_cause.trim().is_empty() {
-                return Err("`primary_cause` is empty".into());
-            }
-            if f.evidence.len() > 20 {
-                return Err(format!(
-                    "{} evidence quotes; give at most 20",
-                    f.evidence.len()
-                ));
-            }
-            Ok(())
-        })
+        self.ask(
+            Stage::RootCause,
+            input.incident.id,
+            prompt,
+            |f: &RootCauseFinding| {
+                if f.primary_cause.trim().is_empty() {
+                    return Err("`primary_cause` is empty".into());
+                }
+                if f.evidence.len() > 20 {
+                    return Err(format!(
+                        "{} evidence quotes; give at most 20",
+                        f.evidence.len()
+                    ));
+                }
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -399,7 +427,7 @@ impl Analyst for LlmAnalyst {
     ) -> Result<ProposedPlan, AnalystError> {
         let prompt = plan_prompt(incident, hypothesis, context);
         let severity = incident.severity.unwrap_or(Severity::P2);
-        self.ask(Stage::Plan, prompt, |p: &ProposedPlan| {
+        self.ask(Stage::Plan, incident.id, prompt, |p: &ProposedPlan| {
             // The same invariants the plan step applies, checked here so the model can repair a
             // plan the policy would refuse (empty, too long, blank fields, foreign services).
             assess_plan(p, &incident.services, severity, &AutoApplyPolicy::default())
@@ -414,12 +442,17 @@ impl Analyst for LlmAnalyst {
         input: PostmortemInput<'_>,
     ) -> Result<PostmortemNarrative, AnalystError> {
         let prompt = postmortem_prompt(&input);
-        self.ask(Stage::Postmortem, prompt, |n: &PostmortemNarrative| {
-            if n.summary.trim().is_empty() || n.impact.trim().is_empty() {
-                return Err("`summary` and `impact` must not be empty".into());
-            }
-            Ok(())
-        })
+        self.ask(
+            Stage::Postmortem,
+            input.incident.id,
+            prompt,
+            |n: &PostmortemNarrative| {
+                if n.summary.trim().is_empty() || n.impact.trim().is_empty() {
+                    return Err("`summary` and `impact` must not be empty".into());
+                }
+                Ok(())
+            },
+        )
         .await
     }
 }

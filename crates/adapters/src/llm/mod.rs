@@ -47,6 +47,9 @@ impl TokenUsage {
 /// One model call as recorded for accounting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
+    /// The incident the call was made for.
+    #[serde(default)]
+    pub incident_id: Option<iras_core::IncidentId>,
     /// The stage (`triage`, `root_cause`, `plan`, `postmortem`).
     pub stage: String,
     /// The model that answered.

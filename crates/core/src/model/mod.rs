@@ -10,6 +10,7 @@ pub mod rca;
 pub mod severity;
 pub mod timeline;
 pub mod triage;
+pub mod usage;
 
 pub use alert::*;
 pub use approval::*;
@@ -21,3 +22,4 @@ pub use rca::*;
 pub use severity::*;
 pub use timeline::*;
 pub use triage::*;
+pub use usage::*;

@@ -103,6 +103,9 @@ pub struct PostMortem {
     pub timeline: Vec<TimelineEvent>,
     /// Durations computed from the timeline.
     pub durations: Durations,
+    /// Model calls of the incident, summed from the timeline.
+    #[serde(default)]
+    pub model_usage: crate::model::UsageSummary,
     /// When it was written.
     pub written_at: DateTime<Utc>,
 }
@@ -165,6 +168,14 @@ impl PostMortem {
             "- **Time to close:** {}",
             human_secs(self.durations.to_close_secs)
         );
+        if self.model_usage.calls > 0 {
+            let u = &self.model_usage;
+            let _ = writeln!(
+                md,
+                "- **Model usage:** {} call(s), {} input / {} output tokens ({} from cache), about ${:.4}",
+                u.calls, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cost_usd
+            );
+        }
         let _ = writeln!(md);
         let _ = writeln!(md, "## Summary\n\n{}\n", md_escape(&self.narrative.summary));
         let _ = writeln!(md, "## Impact\n\n{}\n", md_escape(&self.narrative.impact));

@@ -46,6 +46,8 @@ pub enum EventKind {
     PostmortemWritten,
     /// Something failed that did not stop the workflow.
     Warning,
+    /// A model answered a call (tokens and estimated cost in the data).
+    ModelCall,
 }
 
 impl EventKind {
@@ -69,6 +71,7 @@ impl EventKind {
             Self::Escalated | Self::Paged => "📟",
             Self::PostmortemWritten => "📝",
             Self::Warning => "⚠",
+            Self::ModelCall => "🤖",
         }
     }
 }

@@ -121,17 +121,40 @@ macro_rules! with_fallback {
             let $a = &$deps.analyst;
             $call.await
         };
+        $crate::steps::record_usage($deps, $id, $step, &$deps.analyst).await;
         match primary {
             Ok(v) => Ok((v, $deps.analyst.name())),
             Err(e) => {
                 $crate::steps::note_fallback($deps, $id, $step, &e).await;
                 let $a = &$deps.fallback_analyst;
-                $call.await.map(|v| (v, $deps.fallback_analyst.name()))
+                let fallback = $call.await.map(|v| (v, $deps.fallback_analyst.name()));
+                $crate::steps::record_usage($deps, $id, $step, &$deps.fallback_analyst).await;
+                fallback
             }
         }
     }};
 }
 pub(crate) use with_fallback;
+
+/// Records each model call an analyst made for the incident (tokens, estimated cost), so the
+/// post-mortem can sum what the analysis cost. Best effort: accounting never fails a step.
+pub(crate) async fn record_usage(
+    deps: &Deps,
+    id: IncidentId,
+    step: &str,
+    analyst: &std::sync::Arc<dyn crate::ports::Analyst>,
+) {
+    for u in analyst.drain_usage(id) {
+        let msg = format!(
+            "Model {} answered {} ({} in / {} out tokens)",
+            u.model, u.stage, u.input_tokens, u.output_tokens
+        );
+        let data = serde_json::to_value(&u).unwrap_or(serde_json::Value::Null);
+        if let Err(e) = record(deps, id, step, EventKind::ModelCall, msg, data).await {
+            tracing::warn!(incident_id = %id, error = %e, "could not record model usage");
+        }
+    }
+}
 
 pub(crate) async fn note_fallback(deps: &Deps, id: IncidentId, step: &str, e: &AnalystError) {
     let msg = format!(

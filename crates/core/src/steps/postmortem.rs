@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::model::{DedupKey, Durations, EscalationReason, EventKind, Outcome, PostMortem};
+use crate::model::{
+    DedupKey, Durations, EscalationReason, EventKind, Outcome, PostMortem, UsageSummary,
+};
 use crate::ports::{Deps, IncidentRef, PostmortemInput};
 use crate::steps::{analyst_failed, load, record, save, with_fallback, StepError};
 
@@ -65,6 +67,7 @@ pub async fn write_postmortem(
         plan: incident.plan.clone(),
         outcome: incident.outcome.clone(),
         durations: Durations::from_events(&events),
+        model_usage: UsageSummary::from_events(&events),
         timeline: events,
         written_at: deps.clock.now(),
     };
