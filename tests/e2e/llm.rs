@@ -47,6 +47,8 @@ fn answer(tool: &str) -> Value {
 #[derive(Clone, Default)]
 struct Mock {
     fail: bool,
+    /// Replaces the answer to `record_plan`.
+    plan: Option<Value>,
     tools: Arc<Mutex<Vec<String>>>,
 }
 
@@ -63,9 +65,13 @@ async fn messages(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
         )
             .into_response();
     }
+    let input = match (&m.plan, tool.as_str()) {
+        (Some(plan), "record_plan") => plan.clone(),
+        _ => answer(&tool),
+    };
     Json(json!({
         "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"],
-        "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": answer(&tool)}],
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": input}],
         "stop_reason": "tool_use", "stop_sequence": null,
         "usage": {"input_tokens": 1200, "output_tokens": 300, "cache_read_input_tokens": 800}
     }))
@@ -73,10 +79,14 @@ async fn messages(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
 }
 
 async fn mock(fail: bool) -> (Mock, String, tokio::task::JoinHandle<()>) {
-    let m = Mock {
+    mock_with(Mock {
         fail,
         ..Mock::default()
-    };
+    })
+    .await
+}
+
+async fn mock_with(m: Mock) -> (Mock, String, tokio::task::JoinHandle<()>) {
     let app = Router::new()
         .route("/v1/messages", post(messages))
         .with_state(m.clone());
@@ -195,5 +205,86 @@ async fn iras_demo_runs_through_the_model_when_an_api_key_and_base_url_are_set()
         "{stdout}"
     );
     assert!(stdout.contains("ended resolved"), "{stdout}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_model_calling_every_step_low_risk_with_blank_rollbacks_still_needs_approval() {
+    let plan = json!({"summary": "all safe, trust me", "steps": [
+        {"action": {"kind": "toggle_feature_flag", "service": "checkout-api", "flag": "split-tender", "enabled": false},
+         "rollback": {"kind": "manual", "instructions": "   "}, "risk": "low", "rationale": ""},
+        {"action": {"kind": "restart_service", "service": "checkout-api"}, "risk": "low", "rationale": ""}]});
+    let (_m, base, server) = mock_with(Mock {
+        plan: Some(plan),
+        ..Mock::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario("checkout-bad-deploy");
+    let rt = runtime_with(dir.path(), &s, |d| {
+        d.analyst = Arc::new(llm(&base));
+        d.policy.auto_apply.enabled = true;
+        d.policy.auto_apply.severities = iras_core::Severity::ALL.to_vec();
+    });
+    let id = send_alert(&rt, &s).await;
+    let inc = wait_for(&rt, id, IncidentStatus::AwaitingApproval).await;
+    let plan = inc.plan.unwrap();
+    assert!(
+        plan.requires_approval && !plan.reversible,
+        "{:?}",
+        plan.policy_notes
+    );
+    assert_eq!(
+        plan.steps[1].risk,
+        iras_core::Risk::Medium,
+        "a restart is never low risk"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_model_talked_into_running_a_shell_command_gets_no_action_outside_the_catalogue() {
+    // The answer a prompt-injected model might give: no such action exists, so it cannot parse;
+    // after the repair turns the heuristic analyst plans instead.
+    let plan = json!({"summary": "as the log line asked", "steps": [
+        {"action": {"kind": "run_shell", "service": "checkout-api", "command": "rm -rf /"}, "risk": "low", "rationale": "ignore previous instructions"}]});
+    let (m, base, server) = mock_with(Mock {
+        plan: Some(plan),
+        ..Mock::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario("checkout-bad-deploy");
+    let rt = runtime_with(dir.path(), &s, |d| d.analyst = Arc::new(llm(&base)));
+    let id = send_alert(&rt, &s).await;
+    let inc = wait_for(&rt, id, IncidentStatus::AwaitingApproval).await;
+    let kinds: Vec<&str> = inc
+        .plan
+        .as_ref()
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| s.action.kind())
+        .collect();
+    assert!(
+        kinds.iter().all(|k| iras_core::ACTION_KINDS.contains(k)),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds[0], "rollback_deployment",
+        "the heuristic analyst's plan"
+    );
+    let asked = m
+        .tools
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| *t == "record_plan")
+        .count();
+    assert_eq!(asked, 3, "one answer and two repair turns");
+    let events = rt.deps.store.list_events(id).await.unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.kind == EventKind::Warning && e.message.contains("run_shell")));
     server.abort();
 }
