@@ -11,6 +11,7 @@ pub use sqlite::SqliteStore;
 pub mod config;
 pub mod executor;
 pub mod llm;
+pub mod secrets;
 pub mod sfn;
 pub mod simulated;
 pub mod unconfigured;

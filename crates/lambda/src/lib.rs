@@ -1,9 +1,11 @@
 //! Start-up shared by every Lambda function: JSON tracing, configuration and ports built once per
 //! cold start, and step errors mapped to the `error_type` names the state machine matches.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use iras_adapters::config::{build_deps, with_llm, Config};
+use iras_adapters::secrets;
 use iras_adapters::sfn::StepFunctions;
 use iras_adapters::simulated::load_scenario;
 use iras_adapters::{DynamoStore, SqliteStore};
@@ -50,14 +52,33 @@ struct ColdStart {
 /// Builds the ports from the environment: DynamoDB when `IRAS_TABLE_NAME` is set (the AWS
 /// deployment), else the SQLite store in `IRAS_DATA_DIR` (local runs under `cargo lambda watch`).
 async fn cold_start() -> Result<ColdStart, Error> {
-    let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
-    let needs_aws = config.table_name.is_some() || config.state_machine_arn.is_some();
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let arns = secrets::secret_arns(&env);
+    let table_or_sfn = ["IRAS_TABLE_NAME", "IRAS_STATE_MACHINE_ARN"]
+        .iter()
+        .any(|k| env.get(*k).is_some_and(|v| !v.trim().is_empty()));
     // One SDK configuration (region, credentials, AWS_ENDPOINT_URL) shared by every client.
-    let aws = if needs_aws {
+    let aws = if table_or_sfn || !arns.is_empty() {
         Some(aws_config::load_from_env().await)
     } else {
         None
     };
+    // Secrets given as ARNs are fetched once here and read like direct values from then on.
+    let resolved = match &aws {
+        Some(aws) if !arns.is_empty() => {
+            secrets::resolve(&aws_sdk_secretsmanager::Client::new(aws), &env)
+                .await
+                .map_err(|e| format!("configuration: {e}"))?
+        }
+        _ => secrets::Secrets::default(),
+    };
+    let lookup = |k: &str| {
+        resolved
+            .get(k)
+            .map(str::to_owned)
+            .or_else(|| env.get(k).cloned())
+    };
+    let config = Config::from_lookup(&lookup).map_err(|e| format!("configuration: {e}"))?;
     let store: Arc<dyn IncidentStore> = match (&config.table_name, &aws) {
         (Some(table), Some(aws)) => Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(aws),
@@ -76,9 +97,7 @@ async fn cold_start() -> Result<ColdStart, Error> {
         Some(p) => Some(load_scenario(p).map_err(|e| format!("{e:#}"))?),
         None => None,
     };
-    let deps = with_llm(build_deps(store, config.policy.clone(), scenario), &|k| {
-        std::env::var(k).ok()
-    });
+    let deps = with_llm(build_deps(store, config.policy.clone(), scenario), &lookup);
     Ok(ColdStart { config, deps, aws })
 }
 
