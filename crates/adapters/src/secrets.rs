@@ -59,7 +59,7 @@ pub fn secret_arns(vars: &HashMap<String, String>) -> Vec<(String, String, Strin
         .filter_map(|(k, v)| {
             let name = k.strip_suffix(ARN_SUFFIX)?;
             let arn = v.trim();
-            (!arn.is_empty() && !vars.get(name).is_some_and(|d| !d.trim().is_empty()))
+            (!arn.is_empty() && vars.get(name).is_none_or(|d| d.trim().is_empty()))
                 .then(|| (k.clone(), name.to_owned(), arn.to_owned()))
         })
         .collect();
